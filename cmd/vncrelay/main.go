@@ -1,0 +1,183 @@
+// Command vncrelay relays browser consoles (noVNC over WebSocket) to VNC and
+// other TCP consoles. Its command line is websockify's; see --help and the
+// README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/vncrelay/vncrelay/auth"
+	"github.com/vncrelay/vncrelay/engine"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "vncrelay:", err)
+			os.Exit(2)
+		}
+	}
+}
+
+func run(args []string, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+
+	cfg, tokens, err := o.config(log)
+	if err != nil {
+		return err
+	}
+	if o.demo {
+		stop, err := startDemo(&cfg, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		tokens = cfg.Resolver.(*auth.TokenFile)
+	}
+	if tokens != nil {
+		if err := tokens.Load(); err != nil {
+			return fmt.Errorf("token source: %w", err)
+		}
+	}
+	checkLimits(&cfg, log)
+
+	srv, err := engine.New(cfg)
+	if err != nil {
+		return err
+	}
+	ec := srv.Config()
+	log.Info("vncrelay listening", "addr", srv.Addr().String(), "loops", ec.Loops,
+		"max_connections", ec.MaxConnections, "web", ec.WebDir)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	for {
+		select {
+		case err := <-served:
+			if errors.Is(err, engine.ErrServerIdle) {
+				log.Info("exiting: idle timeout")
+				return nil
+			}
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				if tokens != nil {
+					go func() { _ = tokens.Reload(true) }() // logs its own outcome
+				}
+				continue
+			}
+			log.Info("signal received; draining", "signal", sig.String())
+			cut, err := srv.Shutdown(context.Background())
+			if cut > 0 {
+				log.Warn("connections cut at drain timeout", "count", cut)
+			}
+			return err
+		}
+	}
+}
+
+// config turns the options into an engine configuration and, with a token
+// plugin, the token file to load and reload.
+func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, error) {
+	cfg := engine.Config{
+		Listen: o.listen, PreferIPv6: o.preferIPv6, HostToken: o.hostToken, WebDir: o.web,
+		Heartbeat:          time.Duration(o.heartbeat) * time.Second,
+		ServerIdleTimeout:  time.Duration(o.idle) * time.Second,
+		PongTimeout:        o.pongTO,
+		ConsoleIdleTimeout: o.consoleIdleTO,
+		HandshakeTimeout:   o.handshakeTO, ConnectTimeout: o.connectTO, CloseTimeout: o.closeTO,
+		DrainTimeout:   o.drainTO,
+		MaxConnections: o.maxConns, MaxPendingHandshakes: o.maxPending,
+		MaxMessageSize: o.maxMessage, HighWater: o.highWater, Loops: o.loops, Workers: o.workers,
+		Logger: log,
+	}
+	if o.web != "" {
+		if st, err := os.Stat(o.web); err != nil || !st.IsDir() {
+			return cfg, nil, fmt.Errorf("--web %s: not a directory", o.web)
+		}
+	}
+	switch {
+	case o.demo:
+		return cfg, nil, nil
+	case o.target != "":
+		t, err := auth.ParseHostPort(o.target)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Resolver = auth.Static{Target: t}
+	case o.unixTarget != "":
+		cfg.Resolver = auth.Static{Target: auth.Target{Network: "unix", Address: o.unixTarget}}
+	default:
+		plugin := o.plugin[strings.LastIndexByte(o.plugin, '.')+1:] // websockify.token_plugins.TokenFile
+		switch plugin {
+		case "TokenFile", "ReadOnlyTokenFile":
+			tf := &auth.TokenFile{Path: o.source, ReadOnly: plugin == "ReadOnlyTokenFile", Logger: log}
+			cfg.Resolver = tf
+			return cfg, tf, nil
+		default:
+			return cfg, nil, fmt.Errorf("--token-plugin %s is not supported yet (have TokenFile, ReadOnlyTokenFile)", o.plugin)
+		}
+	}
+	return cfg, nil, nil
+}
+
+// checkLimits raises the descriptor limit and says at start when the
+// configured connection cap exceeds what it allows.
+func checkLimits(cfg *engine.Config, log *slog.Logger) {
+	nofile, err := engine.RaiseFileLimit()
+	if err != nil {
+		log.Warn("could not raise the descriptor limit", "err", err)
+	}
+	budget := engine.ConsoleBudget(nofile)
+	if cfg.MaxConnections > budget {
+		log.Warn("--max-connections exceeds what the descriptor limit allows; consoles past the limit will fail",
+			"max_connections", cfg.MaxConnections, "nofile", nofile, "budget", budget)
+	}
+}
+
+// newLogger builds the slog logger the options ask for.
+func newLogger(o *options, stderr io.Writer) (*slog.Logger, func(), error) {
+	w, closeFn := stderr, func() {}
+	if o.logFile != "" {
+		f, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log-file: %w", err)
+		}
+		w, closeFn = f, func() { _ = f.Close() }
+	}
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), closeFn, nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), closeFn, nil
+	}
+	closeFn()
+	return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// options is the parsed command line.
+type options struct {
+	listen     string // host:port
+	target     string // fixed host:port, or ""
+	unixTarget string
+	plugin     string
+	source     string
+	hostToken  bool
+	web        string
+	heartbeat  int
+	idle       int
+	preferIPv6 bool
+	verbose    bool
+	logFile    string
+	logFormat  string
+	demo       bool
+
+	maxConns       int
+	maxPending     int
+	handshakeTO    time.Duration
+	connectTO      time.Duration
+	closeTO        time.Duration
+	drainTO        time.Duration
+	consoleIdleTO  time.Duration
+	pongTO         time.Duration
+	maxMessage     int64
+	highWater      int
+	loops, workers int
+}
+
+// notBuilt lists websockify options vncrelay does not have yet, with what they
+// are for. Giving one is an error at start: silently ignoring a security
+// option (TLS, auth) would leave a user believing it is in force.
+var notBuilt = []struct{ name, short, what string }{
+	{"cert", "", "TLS"}, {"key", "", "TLS"}, {"key-password", "", "TLS"}, {"ssl-only", "", "TLS"},
+	{"ssl-target", "", "TLS to the console"}, {"verify-client", "", "TLS client certificates"},
+	{"cafile", "", "TLS client certificates"}, {"ssl-version", "", "TLS"}, {"ssl-ciphers", "", "TLS"},
+	{"auth-plugin", "", "auth plugins"}, {"auth-source", "", "auth plugins"}, {"web-auth", "", "auth plugins"},
+	{"record", "", "session recording"}, {"daemon", "D", "daemon mode (use your service manager)"},
+	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
+	{"inetd", "", "inetd mode"}, {"wrap-mode", "", "wrapping a program"}, {"libserver", "", "the Python library server"},
+	{"target-config", "", "target config files (use --token-plugin TokenFile)"},
+	{"syslog", "", "syslog (log to stderr or --log-file)"}, {"legacy-syslog", "", "syslog"},
+	{"traffic", "", "per-frame traffic printing"},
+}
+
+// boolNotBuilt are the notBuilt options that take no value in websockify.
+var boolNotBuilt = map[string]bool{"ssl-only": true, "ssl-target": true, "verify-client": true, "web-auth": true,
+	"daemon": true, "run-once": true, "inetd": true, "libserver": true, "legacy-syslog": true, "traffic": true}
+
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := pflag.NewFlagSet("vncrelay", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SetInterspersed(true) // options before or after the positionals, as websockify
+	fs.Usage = func() { usage(fs, stderr) }
+
+	fs.StringVar(&o.plugin, "token-plugin", "", "token plugin: TokenFile or ReadOnlyTokenFile (websockify names)")
+	fs.StringVar(&o.source, "token-source", "", "token file or directory for --token-plugin")
+	fs.BoolVar(&o.hostToken, "host-token", false, "use the Host header as the token when the request has none")
+	fs.StringVar(&o.web, "web", "", "serve static files (noVNC) from `DIR` on the same port")
+	fs.Bool("file-only", false, "accepted for websockify compatibility: vncrelay never lists directories")
+	fs.IntVar(&o.heartbeat, "heartbeat", 0, "send a ping to each browser every `SECS` seconds (0: never)")
+	fs.IntVar(&o.idle, "idle-timeout", 0, "exit after `SECS` seconds with no console open (0: never)")
+	fs.StringVar(&o.unixTarget, "unix-target", "", "relay to the unix socket at `PATH` instead of a TCP target")
+	fs.BoolVarP(&o.preferIPv6, "prefer-ipv6", "6", false, "prefer IPv6 when resolving source_addr")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
+	fs.StringVar(&o.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
+
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
+	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
+	fs.IntVar(&o.maxPending, "max-pending", 0, "most connections not yet relaying (0: 1024)")
+	fs.DurationVar(&o.handshakeTO, "handshake-timeout", 0, "time for a complete request head (0: 10s)")
+	fs.DurationVar(&o.connectTO, "connect-timeout", 0, "time for token lookup and console dial (0: 10s)")
+	fs.DurationVar(&o.closeTO, "close-timeout", 0, "time for a close frame to be flushed and answered (0: 3s)")
+	fs.DurationVar(&o.drainTO, "drain-timeout", 0, "time for consoles to close at SIGTERM (0: 10s)")
+	fs.DurationVar(&o.consoleIdleTO, "console-idle-timeout", 0, "close a console with no traffic for this long (0: never)")
+	fs.DurationVar(&o.pongTO, "pong-timeout", 0, "close a console whose browser does not answer a heartbeat ping in this time (0: 2 × heartbeat)")
+	fs.Int64Var(&o.maxMessage, "max-message-size", 0, "largest browser message in bytes (0: 4 MiB)")
+	fs.IntVar(&o.highWater, "high-water", 0, "bytes buffered per console and direction before the sender is paused (0: 1 MiB)")
+	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
+	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
+
+	for _, nb := range notBuilt {
+		if boolNotBuilt[nb.name] {
+			fs.BoolP(nb.name, nb.short, false, "")
+		} else {
+			fs.StringP(nb.name, nb.short, "", "")
+		}
+		_ = fs.MarkHidden(nb.name)
+	}
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	for _, nb := range notBuilt {
+		if fs.Changed(nb.name) {
+			return nil, fmt.Errorf("--%s (%s) is a websockify option vncrelay does not support yet", nb.name, nb.what)
+		}
+	}
+	if fs.ArgsLenAtDash() >= 0 {
+		return nil, errors.New("wrapping a program (websockify's '-- COMMAND') is not supported")
+	}
+	return o, o.positionals(fs.Args())
+}
+
+// positionals reads "[source_addr:]source_port [target_addr:target_port]".
+func (o *options) positionals(args []string) error {
+	switch {
+	case len(args) == 0 && o.demo:
+		o.listen = "127.0.0.1:6080"
+		return nil
+	case len(args) == 0:
+		return errors.New("missing [source_addr:]source_port (try --help, or --demo)")
+	case len(args) > 2:
+		return fmt.Errorf("too many arguments: %q", args[2:])
+	}
+	listen, err := sourceAddr(args[0])
+	if err != nil {
+		return err
+	}
+	o.listen = listen
+	if len(args) == 2 {
+		o.target = args[1]
+	}
+	modes := 0
+	for _, set := range []bool{o.target != "", o.unixTarget != "", o.plugin != "", o.demo} {
+		if set {
+			modes++
+		}
+	}
+	switch {
+	case modes == 0:
+		return errors.New("no target: give target_addr:target_port, --unix-target or --token-plugin")
+	case modes > 1:
+		return errors.New("give only one of target_addr:target_port, --unix-target, --token-plugin and --demo")
+	case o.plugin != "" && o.source == "":
+		return errors.New("--token-plugin needs --token-source")
+	}
+	return nil
+}
+
+// sourceAddr turns websockify's "[source_addr:]source_port" into host:port.
+func sourceAddr(arg string) (string, error) {
+	host, port := "", arg
+	if i := strings.LastIndexByte(arg, ':'); i >= 0 {
+		host, port = strings.Trim(arg[:i], "[]"), arg[i+1:]
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return "", fmt.Errorf("bad source port in %q", arg)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func usage(fs *pflag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  vncrelay [options] [source_addr:]source_port [target_addr:target_port]
+  vncrelay [options] --token-plugin TokenFile --token-source FILE_OR_DIR [source_addr:]source_port
+  vncrelay --demo
+
+A WebSocket-to-TCP relay for browser consoles (noVNC), compatible with
+websockify's command line. Options:
+`)
+	fmt.Fprint(w, fs.FlagUsages())
+	fmt.Fprint(w, `
+Not supported yet (refused at start): TLS (--cert, --key, --ssl-only, ...),
+auth plugins, --record, --daemon, --run-once, --timeout, --inetd, syslog,
+token plugins other than TokenFile and ReadOnlyTokenFile.
+`)
+}

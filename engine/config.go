@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/vncrelay/vncrelay/auth"
+)
+
+// Config is everything the engine needs. Zero values are safe defaults,
+// documented on each field.
+type Config struct {
+	// Listen is the TCP address browsers connect to, "host:port". Required.
+	Listen string
+	// PreferIPv6 makes a Listen host name resolve to its IPv6 address first
+	// (websockify's -6).
+	PreferIPv6 bool
+	// Resolver maps a token to a console. Required; auth.Static gives
+	// websockify's fixed-target mode.
+	Resolver auth.Resolver
+	// HostToken takes the token from the Host header when the request has none
+	// in its query or cookie (websockify's --host-token).
+	HostToken bool
+	// WebDir serves static files (noVNC) from this directory on the same port;
+	// "" serves none and answers a plain GET with 405.
+	WebDir string
+
+	// Heartbeat sends a ping to every console's browser at this interval;
+	// zero sends none (websockify's --heartbeat).
+	Heartbeat time.Duration
+	// PongTimeout closes a console whose browser has not answered a heartbeat
+	// ping in this time; zero means 2 × Heartbeat.
+	PongTimeout time.Duration
+	// ConsoleIdleTimeout closes a console with no traffic in either direction
+	// for this long; zero never does.
+	ConsoleIdleTimeout time.Duration
+	// ServerIdleTimeout stops the server after this long with no console open
+	// (websockify's --idle-timeout); zero never does. Serve returns
+	// ErrServerIdle.
+	ServerIdleTimeout time.Duration
+
+	// HandshakeTimeout bounds the time from accept to a complete request head;
+	// zero means 10 s.
+	HandshakeTimeout time.Duration
+	// ConnectTimeout bounds token resolution plus the dial to the console; zero
+	// means 10 s. A dial that times out is answered 504.
+	ConnectTimeout time.Duration
+	// CloseTimeout bounds the wait for a close frame to be flushed and answered;
+	// zero means 3 s.
+	CloseTimeout time.Duration
+	// DrainTimeout bounds Shutdown's wait for consoles to close; zero means 10 s.
+	DrainTimeout time.Duration
+
+	// MaxConnections caps open browser connections (consoles, handshakes and web
+	// requests together); zero means what the descriptor limit allows (2
+	// descriptors a console, less a reserve). Connections over the cap are
+	// answered 503.
+	MaxConnections int
+	// MaxPendingHandshakes caps connections that have not become consoles yet;
+	// zero means 1024. Over the cap, new connections are answered 503.
+	MaxPendingHandshakes int
+	// MaxRequestBytes caps an HTTP request head; zero means 8 KiB. Over it: 431.
+	MaxRequestBytes int
+	// MaxRequestHeaders caps the header lines of a request; zero means 64.
+	MaxRequestHeaders int
+	// MaxMessageSize caps one browser-to-console WebSocket message (all its
+	// fragments); zero means 4 MiB. Over it: close 1009.
+	MaxMessageSize int64
+	// HighWater is the most bytes buffered for a slow receiver in one direction
+	// of one console before the relay stops reading the sender (TCP then slows
+	// the sender down; nothing is dropped or cut). Reading resumes when the
+	// buffer falls to half. Zero means 1 MiB. A console may exceed it by one
+	// read (ReadBufferSize).
+	HighWater int
+	// ReadBufferSize is the largest read from a socket, per loop; zero means
+	// 64 KiB.
+	ReadBufferSize int
+	// MaxWebFileSize caps a static file; zero means 32 MiB.
+	MaxWebFileSize int64
+
+	// Loops is the number of event loops; zero means one per CPU.
+	Loops int
+	// Workers caps concurrent blocking jobs (token lookups with dials, web file
+	// reads); zero means 256. When all are busy new requests get 503.
+	Workers int
+
+	// Logger receives one line per console at open and close, refusals and
+	// server events; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults for zero Config fields.
+const (
+	defaultHandshakeTimeout = 10 * time.Second
+	defaultConnectTimeout   = 10 * time.Second
+	defaultCloseTimeout     = 3 * time.Second
+	defaultDrainTimeout     = 10 * time.Second
+	defaultPendingHandshake = 1024
+	defaultMaxMessage       = 4 << 20
+	defaultHighWater        = 1 << 20
+	defaultReadBuffer       = 64 << 10
+	defaultMaxWebFile       = 32 << 20
+	defaultWorkers          = 256
+)
+
+// withDefaults returns c with zero fields replaced by their defaults.
+func (c Config) withDefaults() Config {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&c.HandshakeTimeout, defaultHandshakeTimeout)
+	set(&c.ConnectTimeout, defaultConnectTimeout)
+	set(&c.CloseTimeout, defaultCloseTimeout)
+	set(&c.DrainTimeout, defaultDrainTimeout)
+	if c.Heartbeat > 0 && c.PongTimeout <= 0 {
+		c.PongTimeout = 2 * c.Heartbeat
+	}
+	if c.MaxPendingHandshakes <= 0 {
+		c.MaxPendingHandshakes = defaultPendingHandshake
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = defaultMaxMessage
+	}
+	if c.HighWater <= 0 {
+		c.HighWater = defaultHighWater
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = defaultReadBuffer
+	}
+	if c.MaxWebFileSize <= 0 {
+		c.MaxWebFileSize = defaultMaxWebFile
+	}
+	if c.Loops <= 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	if c.Workers <= 0 {
+		c.Workers = defaultWorkers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

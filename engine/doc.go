@@ -1,0 +1,19 @@
+// Package engine is vncrelay's server: it accepts browser connections, answers
+// the WebSocket upgrade, resolves the token, dials the console and relays bytes
+// both ways until one side closes.
+//
+// It runs on gnet event loops (one per core, epoll). Both sockets of a console
+// live on the same loop, so the loop goroutine owns the pair and the relay path
+// takes no locks. The engine owns the listening socket itself (one accept
+// goroutine that backs off when the process runs out of descriptors) and hands
+// each accepted socket to a loop, so that an accept error can never stop gnet.
+// Anything that may block (token lookup, dialing, reading a web file) runs on a
+// bounded set of worker goroutines with a deadline; its result comes back to the
+// loop with EventLoop.Execute and is checked against the session's state.
+//
+// Use: build a Config, call New, then Serve; Shutdown drains. See Config for
+// every limit and its default.
+//
+// What it does not do: TLS, Origin checks and the stores other than the
+// resolvers in auth are not built yet; see docs/CONFIGURATION.md.
+package engine

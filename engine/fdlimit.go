@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// fdReserve is the number of descriptors kept out of the console budget: the
+// listener, epoll and eventfd of each loop, log files, token files being read,
+// web files being served, and sockets being accepted or dialed.
+const fdReserve = 64
+
+// RaiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit and returns
+// the new soft limit. Go does this by itself since 1.19 for the process, but
+// only up to what the kernel allows without privileges; doing it here makes the
+// figure visible to the budget below.
+func RaiseFileLimit() (uint64, error) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("getrlimit nofile: %w", err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			return lim.Cur, fmt.Errorf("setrlimit nofile %d: %w", lim.Max, err)
+		}
+	}
+	return lim.Cur, nil
+}
+
+// ConsoleBudget returns the most consoles a descriptor limit allows: two
+// descriptors each (browser and console sockets) after the reserve. A dial in
+// progress briefly holds a third (gnet duplicates the dialed socket before
+// closing the original); the reserve covers those.
+func ConsoleBudget(nofile uint64) int {
+	if nofile <= 2*fdReserve {
+		return max(1, int(nofile)/4)
+	}
+	return int(nofile-fdReserve) / 2
+}

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/vncrelay/vncrelay/wsframe"
+)
+
+// handler is the gnet EventHandler. Every callback runs on the loop that owns
+// the connection; both sockets of a session are on the same loop. Each socket's
+// context is its *session; which side a callback is for is told by comparing
+// the connection with session.browser.
+type handler struct {
+	gnet.BuiltinEventEngine
+	srv *Server
+}
+
+// OnOpen runs for a browser socket handed over by the accept loop, and for a
+// console socket enrolled by a connect worker.
+func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	s, ok := c.Context().(*session)
+	if !ok {
+		return nil, gnet.Close
+	}
+	if s.browser == nil {
+		s.openBrowser(c)
+		return nil, gnet.None
+	}
+	return nil, s.openConsole(c)
+}
+
+// OnTraffic runs when a socket has bytes to read (and, from the vncrelay gnet
+// patch, never while its reads are paused).
+func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	s, ok := c.Context().(*session)
+	if !ok {
+		return gnet.Close
+	}
+	if c == s.browser {
+		return s.fromBrowser()
+	}
+	return s.fromConsole(c)
+}
+
+// OnClose runs when a socket closes, for any reason, possibly nested inside a
+// callback of the other socket (a failed write closes inside the write).
+func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
+	s, ok := c.Context().(*session)
+	if !ok {
+		return gnet.None
+	}
+	if c == s.browser {
+		s.browserClosed(err)
+	} else {
+		s.consoleClosed(c, err)
+	}
+	return gnet.None
+}
+
+// OnDrain runs when a socket's outbound buffer has fallen to the mark armed
+// with NotifyDrain: a paused sender may resume, or a close frame has left.
+func (h *handler) OnDrain(c gnet.Conn) {
+	s, ok := c.Context().(*session)
+	if !ok {
+		return
+	}
+	s.drained(c)
+}
+
+// openBrowser starts a session on its loop.
+func (s *session) openBrowser(c gnet.Conn) {
+	s.browser = c
+	s.loop = s.srv.loopFor(c)
+	s.loop.add(s)
+	s.loop.now = time.Now().UnixNano()
+	s.deadline = s.loop.now + int64(s.srv.cfg.HandshakeTimeout)
+	s.state = stateHandshake
+}
+
+// browserClosed ends the session: the browser socket is gone.
+func (s *session) browserClosed(err error) {
+	if s.state == stateClosed {
+		return
+	}
+	prev := s.state
+	s.state = stateClosed
+	if err != nil || !s.closeSent {
+		s.setReason(ReasonBrowserGone)
+	}
+	s.closeConsole()
+	s.loop.remove(s)
+	if s.head != nil {
+		putHead(s.head)
+		s.head = nil
+	}
+	st := &s.srv.stats
+	st.connections.Add(-1)
+	switch prev {
+	case stateHandshake, stateConnecting:
+		st.pending.Add(-1)
+	}
+	st.closed[s.reason].Add(1)
+	if s.relayed {
+		s.srv.stats.consoles.Add(-1)
+		s.logClose()
+	}
+}
+
+// consoleClosed handles the console socket closing: at EOF everything it sent
+// has been forwarded (it is read before the close), so the browser gets a
+// normal close; after an error, 1011.
+func (s *session) consoleClosed(c gnet.Conn, err error) {
+	if c != s.console {
+		return // a console enrolled for a session that had already ended
+	}
+	s.console = nil
+	if s.state != stateRelaying {
+		return
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		s.closeWith(wsframe.CloseNormal, "console closed", ReasonConsoleClosed)
+		return
+	}
+	s.closeWith(wsframe.CloseInternalError, "console connection failed", ReasonConsoleError)
+}
+
+// closeConsole closes the console socket now, if it is open.
+func (s *session) closeConsole() {
+	if con := s.console; con != nil {
+		_ = con.EventLoop().Close(con) // OnClose(console) runs nested and clears s.console
+	}
+}
+
+// closeBrowser closes the browser socket now; OnClose ends the session.
+func (s *session) closeBrowser() {
+	_ = s.browser.EventLoop().Close(s.browser)
+}

@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/vncrelay/vncrelay/auth"
+	"github.com/vncrelay/vncrelay/wsframe"
+)
+
+// Refusals the engine makes itself, before the upgrade.
+var (
+	errHandshakeTimeout = &wsframe.HTTPError{Status: http.StatusRequestTimeout, Reason: "request not received in time"}
+	errConnectTimeout   = &wsframe.HTTPError{Status: http.StatusGatewayTimeout, Reason: "console did not answer in time"}
+	errConsoleRefused   = &wsframe.HTTPError{Status: http.StatusBadGateway, Reason: "console unreachable"}
+	errForbidden        = &wsframe.HTTPError{Status: http.StatusForbidden, Reason: "missing, unknown or expired token"}
+	errStoreDown        = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "token store unavailable"}
+	errBusy             = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "relay busy, retry"}
+	errShuttingDown     = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "relay shutting down"}
+	errNoWeb            = &wsframe.HTTPError{Status: http.StatusMethodNotAllowed, Reason: "WebSocket upgrade required", Header: "Allow: GET"}
+)
+
+var headPool bytebufferpool.Pool
+
+func putHead(b *bytebufferpool.ByteBuffer) { headPool.Put(b) }
+
+// handshake reads the request head. Most heads arrive in one read and are
+// parsed where they lie; a head that arrives in pieces is gathered in a pooled
+// buffer. Bytes after the head (a first frame sent early) stay in the socket's
+// inbound buffer for the relay.
+func (s *session) handshake() gnet.Action {
+	c := s.browser
+	cfg := &s.srv.cfg
+	chunk, _ := c.Peek(-1)
+	if s.head == nil {
+		end, err := wsframe.FindRequestEnd(chunk, 0, cfg.MaxRequestBytes, cfg.MaxRequestHeaders)
+		switch {
+		case err != nil:
+			return s.refuse(err, ReasonRefused)
+		case end > 0:
+			act := s.request(chunk[:end])
+			_, _ = c.Discard(end)
+			return act
+		}
+		s.head = headPool.Get()
+	}
+	prev := s.head.Len()
+	_, _ = s.head.Write(chunk)
+	end, err := wsframe.FindRequestEnd(s.head.B, prev, cfg.MaxRequestBytes, cfg.MaxRequestHeaders)
+	switch {
+	case err != nil:
+		_, _ = c.Discard(len(chunk))
+		return s.refuse(err, ReasonRefused)
+	case end == 0:
+		_, _ = c.Discard(len(chunk))
+		return gnet.None
+	}
+	_, _ = c.Discard(end - prev)
+	act := s.request(s.head.B[:end])
+	putHead(s.head)
+	s.head = nil
+	return act
+}
+
+// request acts on a complete request head: a static file, or an upgrade whose
+// token is resolved and console dialed by a worker.
+func (s *session) request(head []byte) gnet.Action {
+	req, err := wsframe.ParseRequest(head)
+	if err != nil {
+		return s.refuse(err, ReasonRefused)
+	}
+	if !req.Upgrade {
+		return s.web(&req)
+	}
+	resp, _, err := wsframe.Upgrade(nil, head)
+	if err != nil {
+		return s.refuse(err, ReasonRefused)
+	}
+	token, _, err := auth.TokenFrom(&req, s.srv.cfg.HostToken)
+	if err != nil {
+		return s.refuse(err, ReasonRefused)
+	}
+	s.token = auth.Mask(token)
+	if token == "" {
+		return s.refuse(errForbidden, ReasonRefused)
+	}
+	s.resp = resp
+	return s.startJob(func() { s.connect(token) })
+}
+
+// startJob moves the session to stateConnecting and runs job on a worker. The
+// browser's reads are paused meanwhile: a client that sends frames before the
+// 101 cannot make the relay buffer them without bound.
+func (s *session) startJob(job func()) gnet.Action {
+	if !s.srv.trySubmit(job) {
+		return s.refuse(errBusy, ReasonRefused)
+	}
+	s.state = stateConnecting
+	s.deadline = s.loop.now + int64(s.srv.cfg.ConnectTimeout)
+	_ = s.browser.PauseRead()
+	return gnet.None
+}
+
+// connect runs on a worker: it resolves the token, dials the console and
+// enrolls the socket on the browser's loop, or reports why not. The token is
+// only ever in this goroutine and the resolver.
+func (s *session) connect(token string) {
+	srv := s.srv
+	ctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ConnectTimeout)
+	defer cancel()
+	target, err := srv.cfg.Resolver.Resolve(ctx, token)
+	if err != nil {
+		refusal := errStoreDown
+		if errors.Is(err, auth.ErrUnknownToken) {
+			refusal = errForbidden
+		} else {
+			srv.log.Error("token lookup failed", "client", s.client, "token", s.token, "err", err)
+		}
+		s.report(refusal, nil)
+		return
+	}
+	srv.stats.dials.Add(1)
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, target.Network, target.Address)
+	if err != nil {
+		srv.stats.dialFailures.Add(1)
+		refusal := errConsoleRefused
+		if ctx.Err() != nil || isTimeout(err) {
+			refusal = errConnectTimeout
+		}
+		s.report(refusal, fmt.Errorf("dial console %s: %w", target, err))
+		return
+	}
+	s.reportTarget(target)
+	ch, err := s.browser.EventLoop().Enroll(gnet.NewContext(context.Background(), s), nc)
+	if err == nil {
+		res := <-ch
+		err = res.Err
+	}
+	if err != nil {
+		_ = nc.Close()
+		s.report(errShuttingDown, fmt.Errorf("enroll console socket: %w", err))
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// reportTarget hands the resolved target to the loop (for logs) before the
+// console socket opens there.
+func (s *session) reportTarget(t auth.Target) {
+	_ = s.browser.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if s.state == stateConnecting {
+			s.target = t
+		}
+		return nil
+	}))
+}
+
+// report hands a worker's failure back to the loop, which refuses the request
+// if the session is still waiting for it.
+func (s *session) report(refusal *wsframe.HTTPError, cause error) {
+	err := s.browser.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if s.state != stateConnecting {
+			return nil // closed meanwhile
+		}
+		if cause != nil {
+			s.srv.log.Warn("console unreachable", "client", s.client, "token", s.token,
+				"status", refusal.Status, "err", cause)
+		}
+		s.apply(s.refuse(refusal, ReasonRefused))
+		return nil
+	}))
+	if err != nil {
+		s.srv.log.Debug("report after loop stop", "client", s.client)
+	}
+}
+
+// openConsole runs when the dialed console socket joins the loop: the 101 goes
+// out and the relay starts, with any frames the browser sent early.
+func (s *session) openConsole(c gnet.Conn) gnet.Action {
+	if s.state != stateConnecting {
+		return gnet.Close // the browser left, or the request timed out, meanwhile
+	}
+	s.console = c
+	s.state = stateRelaying
+	s.relayed = true
+	st := &s.srv.stats
+	st.pending.Add(-1)
+	st.consoles.Add(1)
+	st.opened.Add(1)
+	s.lastActive, s.lastPing = s.loop.now, s.loop.now
+	_, _ = s.browser.Write(s.resp)
+	s.resp = nil
+	s.srv.log.Info("console open", "client", s.client, "target", s.target.String(), "token", s.token)
+	_ = s.browser.ResumeRead()
+	if s.browser.InboundBuffered() > 0 {
+		s.apply(s.fromBrowser())
+	}
+	return gnet.None
+}
+
+// refuse answers the request with an HTTP error and closes the browser socket
+// once the answer has been flushed. It returns the action for the browser's
+// own callback.
+func (s *session) refuse(err error, why Reason) gnet.Action {
+	var he *wsframe.HTTPError
+	if !errors.As(err, &he) {
+		he = &wsframe.HTTPError{Status: http.StatusBadRequest, Reason: "bad request"}
+	}
+	s.setReason(why)
+	s.srv.stats.refused.Add(1)
+	s.srv.log.Info("request refused", "client", s.client, "status", he.Status, "reason", he.Reason, "token", s.token)
+	_, _ = s.browser.Write(httpResponse(he.Status, he.Header, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
+	return s.endAfterFlush()
+}
+
+// endAfterFlush closes the browser socket once everything written to it has
+// left, within CloseTimeout.
+func (s *session) endAfterFlush() gnet.Action {
+	if s.state == stateClosed {
+		return gnet.None
+	}
+	if s.state == stateHandshake || s.state == stateConnecting {
+		s.srv.stats.pending.Add(-1)
+	}
+	s.closeConsole()
+	s.state = stateClosing
+	s.peerClosed = true // nothing more to wait for from the browser
+	s.deadline = s.loop.now + int64(s.srv.cfg.CloseTimeout)
+	_ = s.browser.ResumeRead() // see EOF or reset while the answer drains
+	if s.browser.OutboundBuffered() == 0 {
+		return gnet.Close
+	}
+	s.browser.NotifyDrain(0)
+	return gnet.None
+}
+
+// httpResponse builds a complete HTTP/1.1 response that closes the connection.
+func httpResponse(status int, extraHeader, contentType string, body []byte) []byte {
+	var b bytes.Buffer
+	b.Grow(160 + len(body))
+	b.WriteString("HTTP/1.1 ")
+	b.WriteString(strconv.Itoa(status))
+	b.WriteByte(' ')
+	b.WriteString(http.StatusText(status))
+	b.WriteString("\r\nContent-Type: ")
+	b.WriteString(contentType)
+	b.WriteString("\r\nContent-Length: ")
+	b.WriteString(strconv.Itoa(len(body)))
+	b.WriteString("\r\nConnection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n")
+	if extraHeader != "" {
+		b.WriteString(extraHeader)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
+}

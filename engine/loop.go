@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// loopState is what the engine keeps per event loop: the sessions on it, for
+// the deadline sweep and for shutdown. Owned by its loop's goroutine, except
+// el, set at creation.
+type loopState struct {
+	srv      *Server
+	el       gnet.EventLoop
+	sessions []*session // every session whose browser socket is on this loop
+	now      int64      // unix nanoseconds at the last sweep; the hot path's clock
+	sweepFn  gnet.Runnable
+}
+
+func newLoopState(srv *Server, el gnet.EventLoop) *loopState {
+	ls := &loopState{srv: srv, el: el, now: time.Now().UnixNano()}
+	ls.sweepFn = gnet.RunnableFunc(func(context.Context) error {
+		ls.sweep()
+		return nil
+	})
+	return ls
+}
+
+func (ls *loopState) add(s *session) {
+	s.idx = len(ls.sessions)
+	ls.sessions = append(ls.sessions, s)
+}
+
+func (ls *loopState) remove(s *session) {
+	if s.idx < 0 {
+		return
+	}
+	last := len(ls.sessions) - 1
+	moved := ls.sessions[last]
+	ls.sessions[s.idx] = moved
+	moved.idx = s.idx
+	ls.sessions[last] = nil
+	ls.sessions = ls.sessions[:last]
+	s.idx = -1
+	if cap(ls.sessions) > 64 && len(ls.sessions) < cap(ls.sessions)/4 {
+		ls.sessions = append([]*session(nil), ls.sessions...) // give memory back after a peak
+	}
+}
+
+// sweep enforces every session's deadlines: handshake, close, heartbeat,
+// pong and idle. It runs on the loop every sweepInterval. Sessions may remove
+// themselves while it runs, so it walks the list from the end.
+func (ls *loopState) sweep() {
+	ls.now = time.Now().UnixNano()
+	for i := len(ls.sessions) - 1; i >= 0; i-- {
+		if i < len(ls.sessions) {
+			ls.sessions[i].tick(ls.now)
+		}
+	}
+}
+
+// goingAway starts the close of every session on the loop (shutdown).
+func (ls *loopState) goingAway() {
+	for i := len(ls.sessions) - 1; i >= 0; i-- {
+		if i < len(ls.sessions) {
+			ls.sessions[i].goingAway()
+		}
+	}
+}
+
+// sweeper asks every loop to sweep every sweepInterval, and watches the
+// server idle timeout.
+func (s *Server) sweeper() {
+	defer close(s.sweepDone)
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	idleSince := time.Now()
+	for {
+		select {
+		case <-s.sweepStop:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			for _, ls := range s.loops {
+				_ = ls.el.Execute(context.Background(), ls.sweepFn) // fails only when stopping
+			}
+			s.mu.Unlock()
+			if s.cfg.ServerIdleTimeout <= 0 {
+				continue
+			}
+			if s.stats.connections.Load() > 0 {
+				idleSince = now
+			} else if now.Sub(idleSince) >= s.cfg.ServerIdleTimeout {
+				s.log.Info("server idle timeout; stopping", "idle", s.cfg.ServerIdleTimeout)
+				go s.stopIdle()
+				return
+			}
+		}
+	}
+}
+
+// stopIdle shuts the server down after the idle timeout and makes Serve
+// return ErrServerIdle.
+func (s *Server) stopIdle() {
+	s.finish(ErrServerIdle)
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	_ = s.ln.Close()
+	<-s.acceptDone
+	<-s.sweepDone
+	s.workers.Wait()
+	_ = s.client.Stop()
+}

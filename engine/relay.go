@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/vncrelay/vncrelay/wsframe"
+)
+
+// fromBrowser handles bytes from the browser according to the session state.
+func (s *session) fromBrowser() gnet.Action {
+	switch s.state {
+	case stateHandshake:
+		return s.handshake()
+	case stateRelaying, stateClosing:
+		act := s.frames()
+		s.afterBrowserInput()
+		return act
+	case stateConnecting:
+		return gnet.None // reads are paused; bytes already read wait in the buffer
+	}
+	_, _ = s.browser.Discard(-1)
+	return gnet.None
+}
+
+// frames parses browser frames where they lie in the read buffer, unmasks
+// payloads in place and writes them straight to the console, a piece at a time
+// as they arrive. Control frames are answered when whole. In stateClosing,
+// payloads are dropped and only a close frame matters.
+//
+// Each Peek asks for no more than the step needs, so that a partial header
+// left from the previous read is the only thing gnet ever copies.
+func (s *session) frames() gnet.Action {
+	c := s.browser
+	for {
+		avail := c.InboundBuffered()
+		if avail == 0 {
+			return gnet.None
+		}
+		if s.payloadLeft > 0 {
+			n := int(min(int64(avail), s.payloadLeft))
+			p, _ := c.Peek(n)
+			s.maskOff = wsframe.Unmask(p, s.mask, s.maskOff)
+			s.payloadLeft -= int64(n)
+			if s.console != nil && s.state == stateRelaying {
+				s.bytesIn += int64(n)
+				s.lastActive = s.loop.now
+				_, _ = s.console.Write(p) // a failed write closes the console; OnClose handles it
+			}
+			_, _ = c.Discard(n)
+			if s.state == stateClosed {
+				return gnet.None
+			}
+			continue
+		}
+		p, _ := c.Peek(min(avail, wsframe.MaxHeaderSize))
+		h, hn, err := wsframe.ParseHeader(p)
+		if err == nil && hn > 0 {
+			err = h.CheckClient()
+		}
+		switch {
+		case err != nil:
+			return s.protocolError(err)
+		case hn == 0:
+			return gnet.None // wait for the rest of the header
+		}
+		if h.Op.IsControl() {
+			whole := hn + int(h.Length)
+			if avail < whole {
+				return gnet.None // control frames are at most 139 bytes; wait for all of it
+			}
+			frame, _ := c.Peek(whole)
+			payload := frame[hn:]
+			wsframe.Unmask(payload, h.Mask, 0)
+			act := s.control(h.Op, payload)
+			if s.state != stateClosed {
+				_, _ = c.Discard(whole)
+			}
+			if act != gnet.None || s.state == stateClosed {
+				return act
+			}
+			continue
+		}
+		if err := s.dataFrame(&h); err != nil {
+			return s.protocolError(err)
+		}
+		_, _ = c.Discard(hn)
+	}
+}
+
+// dataFrame checks a data frame header against the message state and the size
+// limit and sets up the payload stream.
+func (s *session) dataFrame(h *wsframe.Header) error {
+	switch h.Op {
+	case wsframe.OpText:
+		if s.state == stateRelaying {
+			return wsframe.ErrTextFrame
+		}
+	case wsframe.OpContinuation:
+		if !s.inMessage {
+			return wsframe.ErrContinuation
+		}
+	case wsframe.OpBinary:
+		if s.inMessage {
+			return wsframe.ErrMessageOpen
+		}
+	}
+	if h.Op != wsframe.OpContinuation {
+		s.messageLen = 0
+	}
+	s.messageLen += h.Length
+	if s.messageLen > s.srv.cfg.MaxMessageSize {
+		return wsframe.ErrTooBig
+	}
+	s.inMessage = !h.Fin
+	s.payloadLeft, s.mask, s.maskOff = h.Length, h.Mask, 0
+	return nil
+}
+
+// control answers a whole control frame.
+func (s *session) control(op wsframe.Opcode, payload []byte) gnet.Action {
+	switch op {
+	case wsframe.OpPing:
+		if s.state == stateRelaying {
+			s.writeFrame(wsframe.OpPong, payload)
+		}
+	case wsframe.OpPong:
+		s.awaitPong = false
+	case wsframe.OpClose:
+		code, _, err := wsframe.ParseClosePayload(payload)
+		if err != nil {
+			return s.protocolError(err)
+		}
+		s.peerClosed = true
+		if s.closeSent {
+			return gnet.Close // the browser answered our close: done
+		}
+		s.setReason(ReasonBrowserClose)
+		if code == wsframe.CloseNoStatus {
+			return s.sendClose(nil) // echo an empty close
+		}
+		return s.sendClose(wsframe.AppendClosePayload(nil, code, ""))
+	}
+	return gnet.None
+}
+
+// writeFrame sends a small server frame (pong, close) to the browser.
+func (s *session) writeFrame(op wsframe.Opcode, payload []byte) {
+	var b [wsframe.MaxHeaderSize + 125]byte
+	n := wsframe.PutHeader(b[:], true, op, len(payload))
+	n += copy(b[n:], payload)
+	_, _ = s.browser.Write(b[:n])
+}
+
+// protocolError closes the session with the code the violation calls for.
+func (s *session) protocolError(err error) gnet.Action {
+	var pe *wsframe.ProtocolError
+	if !errors.As(err, &pe) {
+		pe = &wsframe.ProtocolError{Code: wsframe.CloseProtocolError, Reason: "protocol error"}
+	}
+	why := ReasonProtocol
+	switch pe.Code {
+	case wsframe.CloseMessageTooBig:
+		why = ReasonTooBig
+	case wsframe.CloseUnsupportedData:
+		why = ReasonTextFrame
+	}
+	if s.state == stateClosing {
+		return gnet.Close // already closing: a broken answer ends it
+	}
+	s.setReason(why)
+	return s.sendClose(wsframe.AppendClosePayload(nil, pe.Code, pe.Reason))
+}
+
+// closeWith closes a relaying session from outside a browser callback (the
+// console closed, a timeout, shutdown).
+func (s *session) closeWith(code wsframe.CloseCode, reason string, why Reason) {
+	if s.state != stateRelaying {
+		return
+	}
+	s.setReason(why)
+	if s.sendClose(wsframe.AppendClosePayload(nil, code, reason)) == gnet.Close {
+		s.closeBrowser()
+	}
+}
+
+// sendClose writes a close frame with payload, closes the console and moves
+// to stateClosing. The browser socket closes once the frame has left and,
+// when we spoke first, the browser has answered or shut its side (RFC 6455
+// section 7.1.1: the server closes the TCP connection first).
+func (s *session) sendClose(payload []byte) gnet.Action {
+	if s.closeSent {
+		return gnet.None
+	}
+	if len(payload) >= 2 {
+		s.closeCode = wsframe.CloseCode(uint16(payload[0])<<8 | uint16(payload[1]))
+	}
+	s.writeFrame(wsframe.OpClose, payload)
+	s.closeSent = true
+	s.closeConsole()
+	if s.state == stateClosed {
+		return gnet.None // the write failed and closed the browser
+	}
+	s.state = stateClosing
+	s.deadline = s.loop.now + int64(s.srv.cfg.CloseTimeout)
+	if s.pausedByWho&pauseBrowser != 0 {
+		s.pausedByWho &^= pauseBrowser
+		_ = s.browser.ResumeRead() // read the browser's answer
+	}
+	if s.browser.OutboundBuffered() > 0 {
+		s.browser.NotifyDrain(0)
+		return gnet.None
+	}
+	return s.flushed()
+}
+
+// flushed runs in stateClosing once everything written to the browser has
+// left: close now if the browser has already closed its side of the
+// handshake, else shut our write side and wait for its answer.
+func (s *session) flushed() gnet.Action {
+	if s.peerClosed {
+		return gnet.Close
+	}
+	if !s.halfClosed {
+		s.halfClosed = true
+		// A FIN after the close frame: the browser sees the end at once even if
+		// it never answers, and no unread input turns our close into a reset
+		// that could destroy the frame in flight.
+		_ = unix.Shutdown(s.browser.Fd(), unix.SHUT_WR)
+	}
+	return gnet.None
+}
+
+// fromConsole sends what the console wrote to the browser as one binary frame:
+// header and payload in one writev, straight from the read buffer. If the
+// browser is slower than the console, the console's reads are paused until the
+// browser's buffer drains to half of HighWater.
+func (s *session) fromConsole(c gnet.Conn) gnet.Action {
+	if c != s.console || s.state != stateRelaying {
+		_, _ = c.Discard(-1)
+		return gnet.None
+	}
+	buf, _ := c.Peek(-1)
+	n := len(buf)
+	if n == 0 {
+		return gnet.None
+	}
+	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, n)
+	s.iov[0], s.iov[1] = s.hdr[:hn], buf
+	_, _ = s.browser.Writev(s.iov[:])
+	s.iov[1] = nil
+	if s.state == stateClosed {
+		return gnet.None // the write failed: the browser is gone and so is c
+	}
+	_, _ = c.Discard(n)
+	s.bytesOut += int64(n)
+	s.lastActive = s.loop.now
+	if s.browser.OutboundBuffered() > s.srv.cfg.HighWater {
+		s.pausedByWho |= pauseConsole
+		_ = c.PauseRead()
+		s.browser.NotifyDrain(s.srv.cfg.HighWater / 2)
+	}
+	return gnet.None
+}
+
+// drained resumes a paused sender, or finishes a close, when c's outbound
+// buffer has drained.
+func (s *session) drained(c gnet.Conn) {
+	switch {
+	case s.state == stateClosing && c == s.browser:
+		if s.flushed() == gnet.Close {
+			s.closeBrowser()
+		}
+	case s.state != stateRelaying:
+	case c == s.browser && s.pausedByWho&pauseConsole != 0:
+		s.pausedByWho &^= pauseConsole
+		_ = s.console.ResumeRead()
+	case c == s.console && s.pausedByWho&pauseBrowser != 0:
+		s.pausedByWho &^= pauseBrowser
+		_ = s.browser.ResumeRead()
+	}
+}
+
+// afterBrowserInput pauses the browser's reads when the console is not taking
+// its input (the other direction of backpressure).
+func (s *session) afterBrowserInput() {
+	if s.console == nil || s.state != stateRelaying {
+		return
+	}
+	if s.console.OutboundBuffered() > s.srv.cfg.HighWater {
+		s.pausedByWho |= pauseBrowser
+		_ = s.browser.PauseRead()
+		s.console.NotifyDrain(s.srv.cfg.HighWater / 2)
+	}
+}
+
+// logClose writes the one line a console gets when it ends.
+func (s *session) logClose() {
+	st := &s.srv.stats
+	st.bytesIn.Add(uint64(s.bytesIn))
+	st.bytesOut.Add(uint64(s.bytesOut))
+	s.srv.log.Info("console closed", "client", s.client, "target", s.target.String(), "token", s.token,
+		"bytes_in", s.bytesIn, "bytes_out", s.bytesOut, "duration", time.Since(s.opened).Round(time.Millisecond),
+		"code", uint16(s.closeCode), "reason", s.reason.String())
+}

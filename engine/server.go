@@ -1,0 +1,229 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// ErrServerIdle is returned by Serve when ServerIdleTimeout stopped the server.
+var ErrServerIdle = errors.New("no console open for the idle timeout")
+
+// sweepInterval is how often each loop checks its sessions' deadlines. Every
+// timeout in the engine is enforced to within this.
+const sweepInterval = 250 * time.Millisecond
+
+// Server is a running relay. Create it with New.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	ln      net.Listener
+	client  *gnet.Client
+	handler *handler
+	stats   counters
+	jobs    chan struct{} // worker slots: a job holds one while it runs
+
+	mu       sync.Mutex
+	loops    map[gnet.EventLoop]*loopState
+	stopping bool
+
+	acceptDone chan struct{}
+	sweepStop  chan struct{}
+	sweepDone  chan struct{}
+	serveErr   chan error
+	closeOnce  sync.Once
+	workers    sync.WaitGroup
+}
+
+// New checks cfg, listens on cfg.Listen and starts the event loops. It does not
+// accept connections until Serve.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Resolver == nil {
+		return nil, errors.New("engine: Config.Resolver is required")
+	}
+	if cfg.MaxConnections <= 0 {
+		nofile, err := RaiseFileLimit()
+		if err != nil {
+			cfg.Logger.Warn("could not raise the descriptor limit", "err", err)
+		}
+		cfg.MaxConnections = ConsoleBudget(nofile)
+	}
+	ln, err := listen(cfg.Listen, cfg.PreferIPv6)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		ln:         ln,
+		jobs:       make(chan struct{}, cfg.Workers),
+		loops:      make(map[gnet.EventLoop]*loopState),
+		acceptDone: make(chan struct{}),
+		sweepStop:  make(chan struct{}),
+		sweepDone:  make(chan struct{}),
+		serveErr:   make(chan error, 1),
+	}
+	s.handler = &handler{srv: s}
+	s.client, err = gnet.NewClient(s.handler,
+		gnet.WithNumEventLoop(cfg.Loops),
+		gnet.WithReadBufferCap(cfg.ReadBufferSize),
+		gnet.WithWriteBufferCap(cfg.ReadBufferSize),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{cfg.Logger}),
+	)
+	if err == nil {
+		err = s.client.Start()
+	}
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("start event loops: %w", err)
+	}
+	return s, nil
+}
+
+// listen opens the listening socket. With preferIPv6 a host name is resolved
+// to its IPv6 address when it has one.
+func listen(addr string, preferIPv6 bool) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	network := "tcp"
+	if preferIPv6 && host != "" && net.ParseIP(host) == nil {
+		if ips, err := net.LookupIP(host); err == nil {
+			for _, ip := range ips {
+				if ip.To4() == nil {
+					addr, network = net.JoinHostPort(ip.String(), port), "tcp6"
+					break
+				}
+			}
+		}
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// Serve accepts connections until Shutdown (it then returns nil) or until the
+// server idle timeout stops it (ErrServerIdle).
+func (s *Server) Serve() error {
+	go s.sweeper()
+	go s.acceptLoop()
+	return <-s.serveErr
+}
+
+// Shutdown stops accepting, sends close 1001 to every console and waits until
+// every browser has received it and every socket is closed, or until ctx ends
+// or DrainTimeout passes, whichever is first; then it stops the event loops.
+// It returns the number of connections that had to be cut.
+func (s *Server) Shutdown(ctx context.Context) (cut int, err error) {
+	s.mu.Lock()
+	already := s.stopping
+	s.stopping = true
+	s.mu.Unlock()
+	if already {
+		return 0, errors.New("engine: Shutdown called twice")
+	}
+	_ = s.ln.Close()
+	<-s.acceptDone
+	s.log.Info("shutting down", "consoles", s.stats.consoles.Load(), "connections", s.stats.connections.Load())
+	s.eachLoop(func(ls *loopState) { ls.goingAway() })
+
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.stats.connections.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			cut = int(s.stats.connections.Load())
+			s.log.Warn("drain timeout; cutting connections", "connections", cut)
+			goto stop
+		case <-tick.C:
+		}
+	}
+stop:
+	close(s.sweepStop)
+	<-s.sweepDone
+	s.workers.Wait() // workers finish within ConnectTimeout; their results find the loops stopped
+	err = s.client.Stop()
+	s.finish(nil)
+	return cut, err
+}
+
+// finish ends Serve with err, once.
+func (s *Server) finish(err error) {
+	s.closeOnce.Do(func() { s.serveErr <- err })
+}
+
+// loopFor returns the state of c's event loop, creating it on first use.
+func (s *Server) loopFor(c gnet.Conn) *loopState {
+	el := c.EventLoop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.loops[el]
+	if ls == nil {
+		ls = newLoopState(s, el)
+		s.loops[el] = ls
+	}
+	return ls
+}
+
+// eachLoop runs f on every event loop, on the loop's goroutine, and waits.
+func (s *Server) eachLoop(f func(*loopState)) {
+	s.mu.Lock()
+	loops := make([]*loopState, 0, len(s.loops))
+	for _, ls := range s.loops {
+		loops = append(loops, ls)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, ls := range loops {
+		wg.Add(1)
+		err := ls.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			defer wg.Done()
+			f(ls)
+			return nil
+		}))
+		if err != nil {
+			wg.Done() // the loop has stopped
+		}
+	}
+	wg.Wait()
+}
+
+// trySubmit runs job on a worker goroutine if a worker slot is free.
+func (s *Server) trySubmit(job func()) bool {
+	select {
+	case s.jobs <- struct{}{}:
+	default:
+		return false
+	}
+	s.workers.Add(1)
+	go func() {
+		defer func() {
+			<-s.jobs
+			s.workers.Done()
+		}()
+		job()
+	}()
+	return true
+}

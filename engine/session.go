@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/vncrelay/vncrelay/auth"
+	"github.com/vncrelay/vncrelay/wsframe"
+)
+
+// session is one browser connection and, once dialed, its console. Both
+// sockets are on the same event loop, whose goroutine owns every field below
+// "Owned by the event loop".
+type session struct {
+	// Set at accept.
+	srv    *Server
+	client string // browser address, kept because gnet forgets it at close
+	opened time.Time
+
+	// Owned by the event loop.
+	loop     *loopState
+	idx      int // position in loop.sessions; -1 when not listed
+	state    state
+	relayed  bool // reached stateRelaying: counted in Consoles, logged at close
+	browser  gnet.Conn
+	console  gnet.Conn
+	deadline int64 // unix ns: handshake, connect or close deadline, by state
+
+	// Handshake.
+	head    *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole
+	resp    []byte                     // the 101 response, sent once the console is dialed
+	token   string                     // masked form only (auth.Mask): the token itself never leaves the worker
+	target  auth.Target
+	webPath string // static request in flight
+
+	// Browser → console frame state.
+	payloadLeft int64 // bytes of the current data frame still to come
+	mask        [4]byte
+	maskOff     int
+	inMessage   bool  // a fragmented message is open
+	messageLen  int64 // bytes of the open message so far
+
+	// Console → browser frame header and the iovec it goes out with.
+	hdr [wsframe.MaxHeaderSize]byte
+	iov [2][]byte
+
+	// Liveness.
+	lastActive  int64 // unix ns of the last byte either way (loop clock)
+	lastPing    int64
+	awaitPong   bool
+	closeSent   bool // our close frame is written
+	peerClosed  bool // the browser's close frame was received
+	halfClosed  bool // our write side is shut down, waiting for the browser to close
+	closeCode   wsframe.CloseCode
+	reason      Reason
+	bytesIn     int64
+	bytesOut    int64
+	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
+}
+
+// Which reads a session has paused for backpressure.
+const (
+	pauseConsole = 1 << iota // browser is slow: console reads paused
+	pauseBrowser             // console is slow: browser reads paused
+)
+
+func newSession(srv *Server, client string) *session {
+	return &session{srv: srv, client: client, opened: time.Now(), idx: -1}
+}
+
+// tick enforces the session's deadlines; the loop's sweep calls it.
+func (s *session) tick(now int64) {
+	cfg := &s.srv.cfg
+	switch s.state {
+	case stateHandshake:
+		if now > s.deadline {
+			s.apply(s.refuse(errHandshakeTimeout, ReasonHandshakeTimeout))
+		}
+	case stateConnecting:
+		// The worker's context carries the connect deadline; this is a guard in
+		// case its result cannot come back.
+		if now > s.deadline+int64(time.Second) {
+			s.apply(s.refuse(errConnectTimeout, ReasonRefused))
+		}
+	case stateRelaying:
+		switch {
+		case cfg.ConsoleIdleTimeout > 0 && now-s.lastActive > int64(cfg.ConsoleIdleTimeout):
+			s.closeWith(wsframe.CloseNormal, "idle timeout", ReasonIdle)
+		case s.awaitPong && s.pausedByWho&pauseBrowser == 0 && now-s.lastPing > int64(cfg.PongTimeout):
+			s.closeWith(wsframe.ClosePolicyViolation, "no pong to heartbeat", ReasonPongTimeout)
+		case cfg.Heartbeat > 0 && !s.awaitPong && now-s.lastPing >= int64(cfg.Heartbeat):
+			s.ping(now)
+		}
+	case stateClosing:
+		if now > s.deadline {
+			s.setReason(ReasonCloseTimeout)
+			s.closeBrowser()
+		}
+	}
+}
+
+// goingAway starts the close of the session for a server shutdown.
+func (s *session) goingAway() {
+	switch s.state {
+	case stateHandshake, stateConnecting:
+		s.apply(s.refuse(errShuttingDown, ReasonShutdown))
+	case stateRelaying:
+		s.closeWith(wsframe.CloseGoingAway, "relay shutting down", ReasonShutdown)
+	}
+}
+
+// ping sends a heartbeat ping (websockify's --heartbeat).
+func (s *session) ping(now int64) {
+	n := wsframe.PutHeader(s.hdr[:], true, wsframe.OpPing, 0)
+	s.lastPing, s.awaitPong = now, true
+	_, _ = s.browser.Write(s.hdr[:n])
+}
+
+// setReason records why the session ends; the first reason stands.
+func (s *session) setReason(r Reason) {
+	if s.reason == ReasonNone {
+		s.reason = r
+	}
+}

@@ -1,0 +1,43 @@
+package engine
+
+import "sync/atomic"
+
+// Stats are the server's counters. They are read with Server.Stats; fields are
+// updated atomically so a reader on another goroutine sees consistent values.
+type Stats struct {
+	Accepted     uint64 // browser connections accepted
+	Consoles     int64  // consoles relaying now
+	Connections  int64  // browser connections open now (all states)
+	Pending      int64  // connections in handshake or connecting
+	Opened       uint64 // consoles that reached relaying
+	Refused      uint64 // requests refused with an HTTP status
+	BusyRefused  uint64 // connections refused 503 at accept (limits)
+	Dials        uint64 // console dials started
+	DialFailures uint64 // console dials that failed
+	AcceptErrors uint64 // accept errors (such as EMFILE) backed off from
+	BytesIn      uint64 // payload bytes browser → console
+	BytesOut     uint64 // payload bytes console → browser
+	Closed       [reasonCount]uint64
+}
+
+// counters is the live form of Stats.
+type counters struct {
+	accepted, opened, refused, busyRefused atomic.Uint64
+	dials, dialFailures, acceptErrors      atomic.Uint64
+	bytesIn, bytesOut                      atomic.Uint64
+	consoles, connections, pending         atomic.Int64
+	closed                                 [reasonCount]atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	s := Stats{
+		Accepted: c.accepted.Load(), Consoles: c.consoles.Load(), Connections: c.connections.Load(),
+		Pending: c.pending.Load(), Opened: c.opened.Load(), Refused: c.refused.Load(),
+		BusyRefused: c.busyRefused.Load(), Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(),
+		AcceptErrors: c.acceptErrors.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+	}
+	for i := range s.Closed {
+		s.Closed[i] = c.closed[i].Load()
+	}
+	return s
+}

@@ -1,0 +1,81 @@
+// Copyright (c) 2026 The vncrelay authors. Licensed as the rest of this module (Apache-2.0).
+
+//go:build linux && !poll_opt
+
+package gnet
+
+// This file is the vncrelay patch to gnet v2.9.7: a read pause and a drain
+// notification, so that a relay can push back on a fast sender (stop reading its
+// socket, letting TCP flow control slow it down) instead of buffering without bound.
+// It applies to level-triggered mode only (the default); see PATCHES.md.
+
+// PauseRead removes read interest for c from the poller until ResumeRead; write
+// interest is kept while output is pending. It must be called on c's event loop.
+func (c *conn) PauseRead() error {
+	if c.readPaused || c.isDatagram {
+		return nil
+	}
+	c.readPaused = true
+	if c.outboundBuffer.IsEmpty() {
+		return c.loop.poller.ModNone(&c.pollAttachment)
+	}
+	return c.loop.poller.ModWrite(&c.pollAttachment, false)
+}
+
+// ResumeRead restores read interest removed by PauseRead. It must be called on
+// c's event loop.
+func (c *conn) ResumeRead() error {
+	if !c.readPaused {
+		return nil
+	}
+	c.readPaused = false
+	if c.outboundBuffer.IsEmpty() {
+		return c.loop.poller.ModRead(&c.pollAttachment, false)
+	}
+	return c.loop.poller.ModReadWrite(&c.pollAttachment, false)
+}
+
+// ReadPaused reports whether PauseRead is in effect.
+func (c *conn) ReadPaused() bool { return c.readPaused }
+
+// NotifyDrain asks for one call of the handler's OnDrain (see Drainer) once c's
+// outbound buffer holds at most mark bytes; mark < 0 cancels. It must be called
+// on c's event loop.
+func (c *conn) NotifyDrain(mark int) {
+	if mark < 0 {
+		c.drainMark = 0
+		return
+	}
+	c.drainMark = mark + 1
+}
+
+// Drainer is an optional interface of an EventHandler: OnDrain is called on the
+// event loop when a connection's outbound buffer has fallen to the mark given to
+// Conn.NotifyDrain. The request is one-shot.
+type Drainer interface {
+	OnDrain(c Conn)
+}
+
+func (el *eventloop) notifyDrain(c *conn) {
+	if c.drainMark == 0 || c.outboundBuffer.Buffered() > c.drainMark-1 {
+		return
+	}
+	c.drainMark = 0
+	if d, ok := el.eventHandler.(Drainer); ok {
+		d.OnDrain(c)
+	}
+}
+
+func (c *conn) modReadWrite(edgeTriggered bool) error {
+	if c.readPaused {
+		return c.loop.poller.ModWrite(&c.pollAttachment, edgeTriggered)
+	}
+	return c.loop.poller.ModReadWrite(&c.pollAttachment, edgeTriggered)
+}
+
+func (c *conn) modRead(edgeTriggered bool) error {
+	if c.readPaused {
+		return c.loop.poller.ModNone(&c.pollAttachment)
+	}
+	return c.loop.poller.ModRead(&c.pollAttachment, edgeTriggered)
+}
