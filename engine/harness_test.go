@@ -305,6 +305,9 @@ func (w *wsClient) expectClose(code wsframe.CloseCode) string {
 		if strings.Contains(string(p), canary) {
 			w.t.Fatalf("token in close reason")
 		}
+		// Answer as a browser does (RFC 6455 section 5.5.1); a relay that spoke
+		// first waits for this, one that answered ours has closed already.
+		_, _ = w.c.Write(frame(true, wsframe.OpClose, p[:2]))
 		return string(p[2:])
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/vncrelay/vncrelay/auth"
 )
@@ -11,4 +12,9 @@ type staticTarget string
 
 func (s staticTarget) Resolve(context.Context, string) (auth.Target, error) {
 	return auth.Target{Network: "tcp", Address: string(s)}, nil
+}
+
+// fmtSscanf reads the status code of an HTTP/1.1 status line.
+func fmtSscanf(line string, status *int) (int, error) {
+	return fmt.Sscanf(line, "HTTP/1.1 %d", status)
 }
