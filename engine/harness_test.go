@@ -137,6 +137,7 @@ type wsClient struct {
 	c      net.Conn
 	br     *bufio.Reader
 	status int
+	sent   bool   // a close frame was sent: the relay's close is an answer, not to be answered
 	header string // the response head
 	body   string
 }
@@ -221,6 +222,9 @@ func frame(fin bool, op wsframe.Opcode, payload []byte) []byte {
 
 func (w *wsClient) write(b []byte) {
 	w.t.Helper()
+	if len(b) > 0 && b[0]&0x0f == byte(wsframe.OpClose) {
+		w.sent = true
+	}
 	if _, err := w.c.Write(b); err != nil {
 		w.t.Fatalf("write: %v", err)
 	}
@@ -307,7 +311,10 @@ func (w *wsClient) expectClose(code wsframe.CloseCode) string {
 		}
 		// Answer as a browser does (RFC 6455 section 5.5.1); a relay that spoke
 		// first waits for this, one that answered ours has closed already.
-		_, _ = w.c.Write(frame(true, wsframe.OpClose, p[:2]))
+		if !w.sent {
+			w.sent = true
+			_, _ = w.c.Write(frame(true, wsframe.OpClose, p[:2]))
+		}
 		return string(p[2:])
 	}
 }
