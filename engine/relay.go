@@ -26,13 +26,13 @@ func (s *session) fromBrowser() gnet.Action {
 	return gnet.None
 }
 
-// frames parses browser frames where they lie in the read buffer, unmasks
-// payloads in place and writes them straight to the console, a piece at a time
-// as they arrive. Control frames are answered when whole. In stateClosing,
-// payloads are dropped and only a close frame matters.
+// frames parses browser frames where they lie in the read buffer (unmasking
+// in place) and writes data payloads straight to the console, a piece at a
+// time as they arrive. Control frames are answered when whole. In
+// stateClosing, payloads are dropped and only a close frame matters.
 //
-// Each Peek asks for no more than the step needs, so that a partial header
-// left from the previous read is the only thing gnet ever copies.
+// Each Peek asks for no more than the next step can use, so that a partial
+// header left from the previous read is the only thing gnet ever copies.
 func (s *session) frames() gnet.Action {
 	c := s.browser
 	for {
@@ -40,84 +40,30 @@ func (s *session) frames() gnet.Action {
 		if avail == 0 {
 			return gnet.None
 		}
-		if s.payloadLeft > 0 {
-			n := int(min(int64(avail), s.payloadLeft))
-			p, _ := c.Peek(n)
-			s.maskOff = wsframe.Unmask(p, s.mask, s.maskOff)
-			s.payloadLeft -= int64(n)
-			if s.console != nil && s.state == stateRelaying {
-				s.bytesIn += int64(n)
-				s.lastActive = s.loop.now
-				_, _ = s.console.Write(p) // a failed write closes the console; OnClose handles it
-			}
-			_, _ = c.Discard(n)
-			if s.state == stateClosed {
-				return gnet.None
-			}
-			continue
-		}
-		p, _ := c.Peek(min(avail, wsframe.MaxHeaderSize))
-		h, hn, err := wsframe.ParseHeader(p)
-		if err == nil && hn > 0 {
-			err = h.CheckClient()
-		}
-		switch {
-		case err != nil:
+		b, _ := c.Peek(min(avail, s.stream.Want()))
+		step, err := s.stream.Next(b)
+		if err != nil {
 			return s.protocolError(err)
-		case hn == 0:
-			return gnet.None // wait for the rest of the header
 		}
-		if h.Op.IsControl() {
-			whole := hn + int(h.Length)
-			if avail < whole {
-				return gnet.None // control frames are at most 139 bytes; wait for all of it
+		switch step.Kind {
+		case wsframe.StepMore:
+			return gnet.None
+		case wsframe.StepData:
+			if s.console != nil && s.state == stateRelaying {
+				s.bytesIn += int64(step.N)
+				s.lastActive = s.loop.now
+				_, _ = s.console.Write(step.Payload) // a failed write closes the console; OnClose handles it
 			}
-			frame, _ := c.Peek(whole)
-			payload := frame[hn:]
-			wsframe.Unmask(payload, h.Mask, 0)
-			act := s.control(h.Op, payload)
-			if s.state != stateClosed {
-				_, _ = c.Discard(whole)
-			}
-			if act != gnet.None || s.state == stateClosed {
+		case wsframe.StepControl:
+			if act := s.control(step.Op, step.Payload); act != gnet.None || s.state == stateClosed {
 				return act
 			}
-			continue
 		}
-		if err := s.dataFrame(&h); err != nil {
-			return s.protocolError(err)
+		if s.state == stateClosed {
+			return gnet.None
 		}
-		_, _ = c.Discard(hn)
+		_, _ = c.Discard(step.N)
 	}
-}
-
-// dataFrame checks a data frame header against the message state and the size
-// limit and sets up the payload stream.
-func (s *session) dataFrame(h *wsframe.Header) error {
-	switch h.Op {
-	case wsframe.OpText:
-		if s.state == stateRelaying {
-			return wsframe.ErrTextFrame
-		}
-	case wsframe.OpContinuation:
-		if !s.inMessage {
-			return wsframe.ErrContinuation
-		}
-	case wsframe.OpBinary:
-		if s.inMessage {
-			return wsframe.ErrMessageOpen
-		}
-	}
-	if h.Op != wsframe.OpContinuation {
-		s.messageLen = 0
-	}
-	s.messageLen += h.Length
-	if s.messageLen > s.srv.cfg.MaxMessageSize {
-		return wsframe.ErrTooBig
-	}
-	s.inMessage = !h.Fin
-	s.payloadLeft, s.mask, s.maskOff = h.Length, h.Mask, 0
-	return nil
 }
 
 // control answers a whole control frame.

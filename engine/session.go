@@ -35,12 +35,8 @@ type session struct {
 	target  auth.Target
 	webPath string // static request in flight
 
-	// Browser → console frame state.
-	payloadLeft int64 // bytes of the current data frame still to come
-	mask        [4]byte
-	maskOff     int
-	inMessage   bool  // a fragmented message is open
-	messageLen  int64 // bytes of the open message so far
+	// Browser → console frames, parsed in place.
+	stream wsframe.ClientStream
 
 	// Console → browser frame header and the iovec it goes out with.
 	hdr [wsframe.MaxHeaderSize]byte
@@ -67,7 +63,8 @@ const (
 )
 
 func newSession(srv *Server, client string) *session {
-	return &session{srv: srv, client: client, opened: time.Now(), idx: -1}
+	return &session{srv: srv, client: client, opened: time.Now(), idx: -1,
+		stream: wsframe.ClientStream{MaxMessage: srv.cfg.MaxMessageSize}}
 }
 
 // tick enforces the session's deadlines; the loop's sweep calls it.

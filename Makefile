@@ -1,0 +1,60 @@
+# vncrelay: make build | run | test | lint | fuzz | bench | e2e-deps
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 5s
+BIN         := bin/vncrelay
+
+# Fuzz targets, as package:target.
+FUZZ_TARGETS := \
+	./wsframe:FuzzParseRequest \
+	./wsframe:FuzzParseHeader \
+	./wsframe:FuzzParseClosePayload \
+	./wsframe:FuzzFrameStream \
+	./auth:FuzzParseTokens \
+	./bench/rfb:FuzzServerHandshake
+
+.PHONY: build run test unit e2e lint fuzz fuzz-short bench e2e-deps clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vncrelay
+
+# The demo: relay on 127.0.0.1:6080, built-in console, example token file,
+# noVNC from Debian's novnc package when installed.
+run:
+	$(GO) run ./cmd/vncrelay --demo
+
+# Everything CI runs: lint, unit and engine tests with the race detector,
+# end-to-end tests with real clients (needs `make e2e-deps` once), short fuzzing.
+test: lint unit e2e fuzz-short
+
+unit:
+	$(GO) test -race -count=1 ./wsframe/... ./auth/... ./engine/... ./bench/... ./cmd/...
+
+e2e:
+	$(GO) test -count=1 -timeout 15m ./test/e2e/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=2m
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./wsframe/ ./engine/
+
+# Real third-party clients for the end-to-end tests (Debian and npm packages).
+e2e-deps:
+	bash .ci/deps.sh
+
+clean:
+	rm -rf bin
