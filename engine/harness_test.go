@@ -58,7 +58,7 @@ func (s *syncBuffer) String() string {
 
 // env is a relay under test with a fake RFB console behind it.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *Server
 	console *rfb.Server
 	logs    *syncBuffer
@@ -68,7 +68,7 @@ type env struct {
 
 // newEnv starts a console (echo mode unless mod changes it), a token file with
 // the canary token for it, and a relay; mod may change the config.
-func newEnv(t *testing.T, mode rfb.Mode, mod func(*Config)) *env {
+func newEnv(t testing.TB, mode rfb.Mode, mod func(*Config)) *env {
 	t.Helper()
 	console := &rfb.Server{Mode: mode}
 	if err := console.Listen("127.0.0.1:0"); err != nil {
@@ -133,7 +133,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // wsClient is a raw WebSocket client: it writes exactly the bytes a test
 // asks for, valid or not, and reads frames one by one.
 type wsClient struct {
-	t      *testing.T
+	t      testing.TB
 	c      net.Conn
 	br     *bufio.Reader
 	status int
@@ -170,7 +170,7 @@ func (e *env) dialRaw(req string) *wsClient {
 	return readResponse(e.t, c)
 }
 
-func readResponse(t *testing.T, c net.Conn) *wsClient {
+func readResponse(t testing.TB, c net.Conn) *wsClient {
 	t.Helper()
 	w := &wsClient{t: t, c: c, br: bufio.NewReader(c)}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 
 	"github.com/vncrelay/vncrelay/auth"
 )
@@ -18,3 +20,6 @@ func (s staticTarget) Resolve(context.Context, string) (auth.Target, error) {
 func fmtSscanf(line string, status *int) (int, error) {
 	return fmt.Sscanf(line, "HTTP/1.1 %d", status)
 }
+
+// discardLogger drops every line (benchmarks).
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

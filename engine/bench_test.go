@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/vncrelay/vncrelay/wsframe"
+)
+
+const benchChunk = 64 << 10
+
+// benchConsole is a raw TCP console for benchmarks: it either writes
+// chunks of a fixed buffer forever (source) or reads and discards (sink),
+// without allocating per chunk.
+func benchConsole(b *testing.B, source bool, received chan<- int64) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, benchChunk)
+		if source {
+			for {
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}
+		n, _ := io.Copy(io.Discard, c)
+		received <- n
+	}()
+	return ln.Addr().String()
+}
+
+// BenchmarkRelayConsoleToBrowser: payload bytes per second from a console
+// through the relay to a WebSocket client, and the allocations per 64 KiB
+// relayed (relay, console and client together, all in this process).
+func BenchmarkRelayConsoleToBrowser(b *testing.B) {
+	addr := benchConsole(b, true, nil)
+	e := newEnv(b, 0, func(c *Config) { c.Resolver = staticTarget(addr); c.Logger = discardLogger() })
+	w := e.dial()
+	buf := make([]byte, 256<<10)
+	want := int64(b.N) * benchChunk
+	var got int64
+	var frameLeft int64
+	var hdr [wsframe.MaxHeaderSize]byte
+	hn := 0
+	b.SetBytes(benchChunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got < want {
+		n, err := w.br.Read(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := buf[:n]
+		for len(p) > 0 { // count payload bytes, skipping frame headers
+			if frameLeft > 0 {
+				k := min(int64(len(p)), frameLeft)
+				frameLeft -= k
+				got += k
+				p = p[k:]
+				continue
+			}
+			c := copy(hdr[hn:], p)
+			h, size, _ := wsframe.ParseHeader(hdr[:hn+c])
+			if size == 0 {
+				hn += c
+				p = p[c:]
+				continue
+			}
+			p = p[size-hn:]
+			hn = 0
+			frameLeft = h.Length
+		}
+	}
+	b.StopTimer()
+	_ = w.c.Close()
+}
+
+// BenchmarkRelayBrowserToConsole: payload bytes per second from a WebSocket
+// client through the relay (parse, unmask in place, write) to a console.
+func BenchmarkRelayBrowserToConsole(b *testing.B) {
+	received := make(chan int64, 1)
+	addr := benchConsole(b, false, received)
+	e := newEnv(b, 0, func(c *Config) {
+		c.Resolver = staticTarget(addr)
+		c.Logger = discardLogger()
+		c.MaxMessageSize = 1 << 20
+	})
+	w := e.dial()
+	f := frame(true, wsframe.OpBinary, make([]byte, benchChunk))
+	b.SetBytes(benchChunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := w.c.Write(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Wait until the console has everything: close our side, the relay
+	// closes the console after forwarding.
+	_, _ = w.c.Write(frame(true, wsframe.OpClose, nil))
+	select {
+	case n := <-received:
+		b.StopTimer()
+		if n != int64(b.N)*benchChunk {
+			b.Fatalf("console got %d bytes, want %d", n, int64(b.N)*benchChunk)
+		}
+	case <-time.After(30 * time.Second):
+		b.Fatal("console did not get everything")
+	}
+}
+
+// BenchmarkReferenceForwarder is the yardstick for the relay benchmarks: a
+// plain TCP forwarder (io.Copy between two sockets, which Go turns into
+// splice), carrying the same console stream to a raw TCP client. No framing,
+// no WebSocket: what any relay could reach on this machine.
+func BenchmarkReferenceForwarder(b *testing.B) {
+	addr := benchConsole(b, true, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		up, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		_, _ = io.Copy(c, up)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 256<<10)
+	want := int64(b.N) * benchChunk
+	b.SetBytes(benchChunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := int64(0); got < want; {
+		n, err := c.Read(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got += int64(n)
+	}
+}
