@@ -160,3 +160,23 @@ func TestPendingHandshakeCap(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// TestShutdownWithoutServe: a server that never served shuts down at once.
+func TestShutdownWithoutServe(t *testing.T) {
+	srv, err := New(Config{Listen: "127.0.0.1:0", Resolver: staticTarget("127.0.0.1:1"), Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := srv.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown without Serve hangs")
+	}
+}

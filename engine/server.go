@@ -32,6 +32,7 @@ type Server struct {
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState
 	stopping bool
+	serving  bool // Serve has started the accept loop and the sweeper
 
 	acceptDone chan struct{}
 	sweepStop  chan struct{}
@@ -125,6 +126,13 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 // Serve accepts connections until Shutdown (it then returns nil) or until the
 // server idle timeout stops it (ErrServerIdle).
 func (s *Server) Serve() error {
+	s.mu.Lock()
+	if s.serving || s.stopping {
+		s.mu.Unlock()
+		return errors.New("engine: Serve called twice or after Shutdown")
+	}
+	s.serving = true
+	s.mu.Unlock()
 	go s.sweeper()
 	go s.acceptLoop()
 	return <-s.serveErr
@@ -136,13 +144,17 @@ func (s *Server) Serve() error {
 // It returns the number of connections that had to be cut.
 func (s *Server) Shutdown(ctx context.Context) (cut int, err error) {
 	s.mu.Lock()
-	already := s.stopping
+	already, serving := s.stopping, s.serving
 	s.stopping = true
 	s.mu.Unlock()
 	if already {
 		return 0, errors.New("engine: Shutdown called twice")
 	}
 	_ = s.ln.Close()
+	if !serving { // never served: no accept loop or sweeper to wait for
+		close(s.acceptDone)
+		go func() { <-s.sweepStop; close(s.sweepDone) }()
+	}
 	<-s.acceptDone
 	s.log.Info("shutting down", "consoles", s.stats.consoles.Load(), "connections", s.stats.connections.Load())
 	s.eachLoop(func(ls *loopState) { ls.goingAway() })

@@ -83,6 +83,30 @@ var listeningRE = regexp.MustCompile(`msg="vncrelay listening" addr=(\S+)`)
 // a clean exit, and checks the token never reached the log.
 func startRelay(t *testing.T, args ...string) string {
 	t.Helper()
+	addr, _ := startRelayCmd(t, args...)
+	return addr
+}
+
+// relayProc is a running relay binary.
+type relayProc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit status, once done is closed
+}
+
+// wait waits up to d for the process to exit and returns its status.
+func (r *relayProc) wait(d time.Duration) (error, bool) {
+	select {
+	case <-r.done:
+		return r.err, true
+	case <-time.After(d):
+		return nil, false
+	}
+}
+
+// startRelayCmd is startRelay that also returns the process.
+func startRelayCmd(t *testing.T, args ...string) (string, *relayProc) {
+	t.Helper()
 	cmd := exec.Command(relayBin, append(args, "127.0.0.1:0")...)
 	logs := &lockedBuffer{}
 	pr, pw := io.Pipe()
@@ -90,6 +114,11 @@ func startRelay(t *testing.T, args ...string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	proc := &relayProc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		proc.err = cmd.Wait()
+		close(proc.done)
+	}()
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -100,17 +129,12 @@ func startRelay(t *testing.T, args ...string) string {
 		}
 	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("relay exit: %v\n%s", err, logs.String())
-			}
-		case <-time.After(15 * time.Second):
+		_ = cmd.Process.Signal(os.Interrupt) // fails harmlessly if a test already stopped it
+		if err, ok := proc.wait(15 * time.Second); !ok {
 			_ = cmd.Process.Kill()
 			t.Errorf("relay did not exit on SIGINT")
+		} else if err != nil {
+			t.Errorf("relay exit: %v", err)
 		}
 		_ = pw.Close()
 		if strings.Contains(logs.String(), canary) {
@@ -122,11 +146,11 @@ func startRelay(t *testing.T, args ...string) string {
 	})
 	select {
 	case a := <-addr:
-		return a
+		return a, proc
 	case <-time.After(20 * time.Second):
 		t.Fatalf("relay did not start:\n%s", logs.String())
 	}
-	return ""
+	return "", nil
 }
 
 // tokenFile writes a websockify token file with the canary token for target.

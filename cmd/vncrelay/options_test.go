@@ -1,0 +1,82 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  string
+		check func(*options) bool
+		err   string
+	}{
+		{"fixed target", "6080 vnc:5900", func(o *options) bool { return o.listen == ":6080" && o.target == "vnc:5900" }, ""},
+		{"source addr", "127.0.0.1:6080 vnc:5900", func(o *options) bool { return o.listen == "127.0.0.1:6080" }, ""},
+		{"IPv6 source", "[::1]:6080 vnc:5900", func(o *options) bool { return o.listen == "[::1]:6080" }, ""},
+		{"options after positionals", "6080 --token-plugin TokenFile --token-source /t --heartbeat 30",
+			func(o *options) bool { return o.plugin == "TokenFile" && o.source == "/t" && o.heartbeat == 30 }, ""},
+		{"websockify class path", "--token-plugin websockify.token_plugins.TokenFile --token-source /t 6080",
+			func(o *options) bool { return o.plugin == "websockify.token_plugins.TokenFile" }, ""},
+		{"short flags", "-v -6 6080 h:1", func(o *options) bool { return o.verbose && o.preferIPv6 }, ""},
+		{"file-only accepted", "--file-only --web /tmp 6080 h:1", func(o *options) bool { return o.web == "/tmp" }, ""},
+		{"our durations", "--handshake-timeout 3s --console-idle-timeout 1m 6080 h:1",
+			func(o *options) bool { return o.handshakeTO == 3*time.Second && o.consoleIdleTO == time.Minute }, ""},
+		{"demo alone", "--demo", func(o *options) bool { return o.listen == "127.0.0.1:6080" }, ""},
+		{"TLS refused", "--cert self.pem 6080 h:1", nil, "--cert (TLS)"},
+		{"ssl-only refused", "--ssl-only 6080 h:1", nil, "--ssl-only"},
+		{"daemon refused", "-D 6080 h:1", nil, "--daemon"},
+		{"auth plugin refused", "--auth-plugin BasicHTTPAuth --auth-source u:p 6080 h:1", nil, "--auth-plugin"},
+		{"record refused", "--record /tmp/r 6080 h:1", nil, "--record"},
+		{"wrapped program refused", "6080 -- vncserver", nil, "wrapping a program"},
+		{"no target", "6080", nil, "no target"},
+		{"two targets", "--unix-target /s 6080 h:1", nil, "only one"},
+		{"plugin without source", "--token-plugin TokenFile 6080", nil, "--token-source"},
+		{"bad port", "60x80 h:1", nil, "bad source port"},
+		{"too many", "1 2 3", nil, "too many"},
+		{"missing", "", nil, "missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseOptions(strings.Fields(tt.args), io.Discard)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || !tt.check(o) {
+				t.Fatalf("got %+v, %v", o, err)
+			}
+		})
+	}
+}
+
+func TestConfigPlugins(t *testing.T) {
+	for _, tt := range []struct {
+		args string
+		err  string
+	}{
+		{"--token-plugin TokenFile --token-source /t 6080", ""},
+		{"--token-plugin ReadOnlyTokenFile --token-source /t 6080", ""},
+		{"--token-plugin TokenRedis --token-source r:6379 6080", "not supported yet"},
+		{"6080 bad-target", "missing port"},
+		{"--log-format xml 6080 h:1", ""},
+	} {
+		o, err := parseOptions(strings.Fields(tt.args), io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.args, err)
+		}
+		_, _, err = o.config(nil)
+		if (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Fatalf("%s: err %v, want %q", tt.args, err, tt.err)
+		}
+	}
+	o, _ := parseOptions(strings.Fields("--log-format xml 6080 h:1"), io.Discard)
+	if _, _, err := newLogger(o, io.Discard); err == nil {
+		t.Fatal("--log-format xml accepted")
+	}
+}
