@@ -1,0 +1,494 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vncrelay/vncrelay/bench/rfb"
+)
+
+// Options tune the scenarios. Zero values are the defaults in brackets.
+type Options struct {
+	Consoles    int           // streaming/echo consoles for throughput and latency [64]
+	Duration    time.Duration // measured window of throughput, latency, slowreader [10s]
+	UpdateBytes int           // size of a stream update [64 KiB]
+	Rate        float64       // latency: round trips per second per console [20]
+	Connects    int           // connect: consoles opened [2000]
+	Concurrency int           // connect and idle: opens in flight [64]
+	IdleSteps   []int         // idle: console counts to measure at [1000 5000]
+	SlowRate    int           // slowreader: bytes per second the browser reads [10 KiB]
+	Timeout     time.Duration // per-operation timeout [10s]
+	WorkDir     string        // token files and relay logs [a temporary directory]
+	Progress    func(string)  // live progress; nil for none
+}
+
+func (o *Options) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.Consoles, 64)
+	def(&o.UpdateBytes, 64<<10)
+	def(&o.Connects, 2000)
+	def(&o.Concurrency, 64)
+	def(&o.SlowRate, 10<<10)
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.Rate <= 0 {
+		o.Rate = 20
+	}
+	if len(o.IdleSteps) == 0 {
+		o.IdleSteps = []int{1000, 5000}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = func(string) {}
+	}
+}
+
+// Result is one scenario run against one relay.
+type Result struct {
+	Scenario string             `json:"scenario"`
+	Relay    string             `json:"relay"`
+	Run      int                `json:"run"`
+	Metrics  map[string]float64 `json:"metrics"`
+	Errors   int64              `json:"errors"`
+	Note     string             `json:"note,omitempty"`
+}
+
+// Scenarios by name.
+var Scenarios = map[string]func(ctx context.Context, spec RelaySpec, o Options) (Result, error){
+	"throughput": Throughput,
+	"latency":    Latency,
+	"connect":    Connect,
+	"idle":       Idle,
+	"slowreader": SlowReader,
+}
+
+// ScenarioNames in the order they run.
+var ScenarioNames = []string{"throughput", "latency", "connect", "idle", "slowreader"}
+
+// RaiseNoFile raises the harness's own descriptor limit to the hard limit.
+func RaiseNoFile() uint64 {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	}
+	return lim.Cur
+}
+
+// setup starts consoles and the relay for one run.
+func setup(ctx context.Context, spec RelaySpec, o *Options, mode rfb.Mode, tokens int) (*Consoles, *Running, error) {
+	o.defaults()
+	cons, err := StartConsoles(min(8, max(1, o.Consoles)), mode, o.UpdateBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := o.WorkDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	tf, err := cons.WriteTokenFile(dir, tokens)
+	if err != nil {
+		cons.Close()
+		return nil, nil, err
+	}
+	r, err := StartRelay(ctx, spec, tf, cons.Addr(0), filepath.Join(dir, spec.Name+".log"))
+	if err != nil {
+		cons.Close()
+		return nil, nil, err
+	}
+	return cons, r, nil
+}
+
+// openSessions opens n sessions (upgrade + token + RFB handshake) with the
+// given concurrency; failures are counted, not fatal.
+func openSessions(ctx context.Context, r *Running, n, concurrency int, o *Options, errs *atomic.Int64) []*Client {
+	return openSessionsRange(ctx, r, 0, n, concurrency, o, errs)
+}
+
+func closeAll(clients []*Client) {
+	for _, c := range clients {
+		_ = c.Close()
+	}
+}
+
+// Throughput: K consoles stream updates as fast as the clients ask (two
+// requests in flight each); payload MB/s and the relay's CPU per MB.
+func Throughput(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
+	cons, r, err := setup(ctx, spec, &o, rfb.ModeStream, o.Consoles)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cons.Close()
+	defer r.Stop()
+	var errs atomic.Int64
+	clients := openSessions(ctx, r, o.Consoles, o.Concurrency, &o, &errs)
+	defer closeAll(clients)
+	var bytes atomic.Int64
+	stop := time.Now().Add(o.Duration)
+	cpu0, t0 := r.CPU(), time.Now()
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 16+o.UpdateBytes)
+			_ = c.SetDeadline(stop.Add(o.Timeout))
+			for k := 0; k < 2; k++ {
+				if c.RequestUpdate(1024, 16, false) != nil {
+					errs.Add(1)
+					return
+				}
+			}
+			for time.Now().Before(stop) {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					errs.Add(1)
+					return
+				}
+				bytes.Add(int64(o.UpdateBytes))
+				if c.RequestUpdate(1024, 16, false) != nil {
+					errs.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	done := progressTicker(o.Progress, func() string {
+		return fmt.Sprintf("%d consoles, %.0f MB relayed", len(clients), float64(bytes.Load())/1e6)
+	})
+	wg.Wait()
+	close(done)
+	secs, cpu := time.Since(t0).Seconds(), r.CPU()-cpu0
+	mb := float64(bytes.Load()) / 1e6
+	m := map[string]float64{"consoles": float64(len(clients)), "mb_per_s": mb / secs}
+	if r.PID != 0 && mb > 0 {
+		m["cpu_ms_per_mb"] = 1000 * cpu / mb
+		m["cpu_percent"] = 100 * cpu / secs
+	}
+	return Result{Scenario: "throughput", Relay: spec.Name, Metrics: m, Errors: errs.Load()}, nil
+}
+
+// Latency: K consoles in echo mode, each doing Rate round trips a second of
+// an 8-byte message; round-trip percentiles through the relay and, in the
+// same run, straight to the console (the added latency is the difference).
+func Latency(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
+	cons, r, err := setup(ctx, spec, &o, rfb.ModeEcho, o.Consoles)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cons.Close()
+	defer r.Stop()
+	direct := &Running{Spec: RelaySpec{Name: "direct", Raw: true}, Addr: cons.Addr(0)}
+	var errs atomic.Int64
+	measure := func(target *Running, label string) []time.Duration {
+		clients := openSessions(ctx, target, o.Consoles, o.Concurrency, &o, &errs)
+		defer closeAll(clients)
+		var mu sync.Mutex
+		var rtts []time.Duration
+		stop := time.Now().Add(o.Duration)
+		var wg sync.WaitGroup
+		interval := time.Duration(float64(time.Second) / o.Rate)
+		for i, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				local := make([]time.Duration, 0, int(o.Rate*o.Duration.Seconds())+1)
+				var msg, back [8]byte
+				time.Sleep(time.Duration(i) * interval / time.Duration(max(1, len(clients)))) // spread the phases
+				tick := time.NewTicker(interval)
+				defer tick.Stop()
+				_ = c.SetDeadline(stop.Add(o.Timeout))
+				for time.Now().Before(stop) {
+					<-tick.C
+					t := time.Now()
+					binary.BigEndian.PutUint64(msg[:], uint64(t.UnixNano()))
+					if _, err := c.Write(msg[:]); err != nil {
+						errs.Add(1)
+						return
+					}
+					if _, err := io.ReadFull(c, back[:]); err != nil || back != msg {
+						errs.Add(1)
+						return
+					}
+					local = append(local, time.Since(t))
+				}
+				mu.Lock()
+				rtts = append(rtts, local...)
+				mu.Unlock()
+			}()
+		}
+		done := progressTicker(o.Progress, func() string { return fmt.Sprintf("latency %s, %d consoles", label, len(clients)) })
+		wg.Wait()
+		close(done)
+		slices.Sort(rtts)
+		return rtts
+	}
+	base := measure(direct, "direct")
+	via := measure(r, spec.Name)
+	m := map[string]float64{"consoles": float64(o.Consoles), "samples": float64(len(via))}
+	for _, q := range []struct {
+		name string
+		p    float64
+	}{{"p50", 0.50}, {"p99", 0.99}, {"p999", 0.999}} {
+		v, b := percentile(via, q.p), percentile(base, q.p)
+		m[q.name+"_us"] = us(v)
+		m["direct_"+q.name+"_us"] = us(b)
+		m["added_"+q.name+"_us"] = us(v - b)
+	}
+	return Result{Scenario: "latency", Relay: spec.Name, Metrics: m, Errors: errs.Load()}, nil
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// Connect: Connects consoles opened (upgrade, token, dial, RFB handshake) and
+// closed, Concurrency at a time; consoles per second and relay CPU per console.
+func Connect(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
+	cons, r, err := setup(ctx, spec, &o, rfb.ModeEcho, o.Connects)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cons.Close()
+	defer r.Stop()
+	var errs, opened atomic.Int64
+	var next atomic.Int64
+	cpu0, t0 := r.CPU(), time.Now()
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= o.Connects || ctx.Err() != nil {
+					return
+				}
+				c, err := Dial(ctx, r, Token(i), SourceIP(i), o.Timeout)
+				if err == nil {
+					err = c.Handshake(o.Timeout)
+					_ = c.Close()
+				}
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				opened.Add(1)
+			}
+		}()
+	}
+	done := progressTicker(o.Progress, func() string { return fmt.Sprintf("%d consoles opened", opened.Load()) })
+	wg.Wait()
+	close(done)
+	secs := time.Since(t0).Seconds()
+	time.Sleep(500 * time.Millisecond) // let the relay finish closing
+	cpu := r.CPU() - cpu0
+	m := map[string]float64{"opened": float64(opened.Load()), "consoles_per_s": float64(opened.Load()) / secs}
+	if r.PID != 0 && opened.Load() > 0 {
+		m["cpu_ms_per_console"] = 1000 * cpu / float64(opened.Load())
+	}
+	return Result{Scenario: "connect", Relay: spec.Name, Metrics: m, Errors: errs.Load()}, nil
+}
+
+// Idle: hold IdleSteps consoles open and measure the relay's memory per
+// console at each step; at the end poke every console (one byte echoed) and
+// count those still relaying.
+func Idle(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
+	o.defaults()
+	most := slices.Max(o.IdleSteps)
+	cons, r, err := setup(ctx, spec, &o, rfb.ModeEcho, most)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cons.Close()
+	defer r.Stop()
+	m := map[string]float64{}
+	if r.PID == 0 {
+		return Result{}, fmt.Errorf("idle needs the relay's PID")
+	}
+	time.Sleep(time.Second)
+	base, err := TreeMemory(r.PID)
+	if err != nil {
+		return Result{}, err
+	}
+	m["base_rss_mib"] = float64(base.RSS) / (1 << 20)
+	var errs atomic.Int64
+	var clients []*Client
+	defer func() { closeAll(clients) }()
+	steps := slices.Clone(o.IdleSteps)
+	slices.Sort(steps)
+	from := 0
+	for _, n := range steps {
+		o.Progress(fmt.Sprintf("opening up to %d consoles", n))
+		more := openSessionsRange(ctx, r, from, n, o.Concurrency, &o, &errs)
+		from = n
+		clients = append(clients, more...)
+		time.Sleep(2 * time.Second)
+		mem, err := TreeMemory(r.PID)
+		if err != nil {
+			return Result{}, err
+		}
+		k := len(clients)
+		m[fmt.Sprintf("held_%d", n)] = float64(k)
+		m[fmt.Sprintf("rss_mib_%d", n)] = float64(mem.RSS) / (1 << 20)
+		if k > 0 {
+			m[fmt.Sprintf("pss_kib_per_console_%d", n)] = float64(mem.PSS-base.PSS) / 1024 / float64(k)
+			m[fmt.Sprintf("rss_kib_per_console_%d", n)] = float64(mem.RSS-base.RSS) / 1024 / float64(k)
+		}
+		m[fmt.Sprintf("fds_%d", n)] = float64(FDCount(r.PID))
+	}
+	o.Progress("poking every console")
+	var alive atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, o.Concurrency)
+	for _, c := range clients {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_ = c.SetDeadline(time.Now().Add(o.Timeout))
+			var b [1]byte
+			if _, err := c.Write([]byte{42}); err == nil {
+				if _, err := io.ReadFull(c, b[:]); err == nil && b[0] == 42 {
+					alive.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	m["held"] = float64(len(clients))
+	m["alive_at_end"] = float64(alive.Load())
+	return Result{Scenario: "idle", Relay: spec.Name, Metrics: m, Errors: errs.Load()}, nil
+}
+
+// openSessionsRange opens the sessions with indexes from..to-1 (each index
+// is a token and a source address).
+func openSessionsRange(ctx context.Context, r *Running, from, to, concurrency int, o *Options, errs *atomic.Int64) []*Client {
+	clients := make([]*Client, to-from)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(concurrency, to-from) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				i := from + k
+				if i >= to || ctx.Err() != nil {
+					return
+				}
+				c, err := Dial(ctx, r, Token(i), SourceIP(i), o.Timeout)
+				if err == nil {
+					if err = c.Handshake(o.Timeout); err != nil {
+						_ = c.Close()
+					}
+				}
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				clients[k] = c
+			}
+		}()
+	}
+	wg.Wait()
+	return slices.DeleteFunc(clients, func(c *Client) bool { return c == nil })
+}
+
+// SlowReader: one browser reads SlowRate bytes a second while its console
+// has many updates to send; the relay's memory is sampled every second.
+func SlowReader(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
+	cons, r, err := setup(ctx, spec, &o, rfb.ModeStream, 1)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cons.Close()
+	defer r.Stop()
+	if r.PID == 0 {
+		return Result{}, fmt.Errorf("slowreader needs the relay's PID")
+	}
+	var errs atomic.Int64
+	clients := openSessions(ctx, r, 1, 1, &o, &errs)
+	if len(clients) == 0 {
+		return Result{}, fmt.Errorf("could not open the console")
+	}
+	c := clients[0]
+	defer c.Close()
+	// Ask for far more than can be read in the window: 1000 updates.
+	for range 1000 {
+		if err := c.RequestUpdate(1024, 16, false); err != nil {
+			return Result{}, err
+		}
+	}
+	start, _ := TreeMemory(r.PID)
+	peak := start.RSS
+	stop := time.Now().Add(o.Duration)
+	buf := make([]byte, o.SlowRate/10)
+	var read int64
+	next := time.Now()
+	lastSample := time.Now()
+	for time.Now().Before(stop) {
+		_ = c.SetDeadline(time.Now().Add(o.Timeout))
+		n, err := io.ReadFull(c, buf)
+		read += int64(n)
+		if err != nil {
+			errs.Add(1)
+			break
+		}
+		next = next.Add(100 * time.Millisecond)
+		time.Sleep(time.Until(next))
+		if time.Since(lastSample) >= time.Second {
+			lastSample = time.Now()
+			if mem, err := TreeMemory(r.PID); err == nil {
+				peak = max(peak, mem.RSS)
+				o.Progress(fmt.Sprintf("slow reader: %d KiB read, relay RSS %.1f MiB", read>>10, float64(mem.RSS)/(1<<20)))
+			}
+		}
+	}
+	m := map[string]float64{
+		"rss_start_mib":  float64(start.RSS) / (1 << 20),
+		"rss_peak_mib":   float64(peak) / (1 << 20),
+		"rss_growth_mib": float64(peak-start.RSS) / (1 << 20),
+		"read_kib":       float64(read) / 1024,
+	}
+	return Result{Scenario: "slowreader", Relay: spec.Name, Metrics: m, Errors: errs.Load()}, nil
+}
+
+// progressTicker reports f() every second until the returned channel closes.
+func progressTicker(report func(string), f func() string) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				report(f())
+			}
+		}
+	}()
+	return done
+}

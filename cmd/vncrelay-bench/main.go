@@ -1,0 +1,223 @@
+// Command vncrelay-bench measures websockify-compatible console relays:
+// throughput and CPU per MB, added latency, cost of opening a console, memory
+// per idle console, and memory under a slow reader. Several relays are run in
+// turn (A B A B ...) and reported side by side with ratios to the first.
+//
+//	vncrelay-bench --relay vncrelay --relay websockify --relay forwarder
+//	vncrelay-bench --relay 'mine=/opt/relay --listen {listen} --tokens {tokens}'
+//	vncrelay-bench forwarder --listen 127.0.0.1:7000 --target 127.0.0.1:5900
+//
+// See docs/BENCHMARKS.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/vncrelay/vncrelay/bench"
+)
+
+// presets are the relays the harness knows by name.
+var presets = map[string]string{
+	"vncrelay":      "{vncrelay} --token-plugin TokenFile --token-source {tokens} {listen}",
+	"websockify":    "websockify --token-plugin TokenFile --token-source {tokens} {listen}",
+	"websockify-js": "node {peers}/node_modules/websockify/websockify.js {listen} {target}",
+	"forwarder":     "raw:{self} forwarder --listen {listen} --target {target}",
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "forwarder" {
+		err = forwarder(ctx, os.Args[2:])
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	if err != nil && !errors.Is(err, pflag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "vncrelay-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func forwarder(ctx context.Context, args []string) error {
+	fs := pflag.NewFlagSet("forwarder", pflag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to accept on")
+	target := fs.String("target", "", "address to forward to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" {
+		return errors.New("forwarder: --target is required")
+	}
+	return bench.Forward(ctx, *listen, *target)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("vncrelay-bench", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var relays []string
+	fs.StringArrayVar(&relays, "relay", nil, "relay to measure: a preset ("+presetNames()+
+		"), NAME=COMMAND TEMPLATE ({listen} {port} {tokens} {target}), NAME=raw:COMMAND for a plain TCP relay, or NAME=ws://HOST:PORT/PATH; repeat to compare")
+	scenarios := fs.String("scenario", "throughput,latency,connect", "scenarios, comma-separated: "+strings.Join(bench.ScenarioNames, ","))
+	runs := fs.Int("runs", 3, "runs of each scenario per relay (medians reported)")
+	var o bench.Options
+	fs.IntVar(&o.Consoles, "consoles", 64, "consoles for throughput and latency")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window of throughput, latency and slowreader")
+	fs.IntVar(&o.UpdateBytes, "update-bytes", 64<<10, "bytes per framebuffer update (throughput)")
+	fs.Float64Var(&o.Rate, "rate", 20, "round trips per second per console (latency)")
+	fs.IntVar(&o.Connects, "connects", 2000, "consoles opened (connect)")
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "opens in flight (connect, idle)")
+	idleSteps := fs.String("idle-steps", "1000,5000", "console counts to measure memory at (idle)")
+	fs.IntVar(&o.SlowRate, "slow-rate", 10<<10, "bytes per second the slow browser reads (slowreader)")
+	jsonOut := fs.String("json", "", "write results as JSON lines to FILE (- for stdout)")
+	chartDir := fs.String("chart-dir", "", "write an SVG chart per scenario into DIR")
+	vncrelayBin := fs.String("vncrelay-bin", "bin/vncrelay", "vncrelay binary for the vncrelay preset")
+	peers := fs.String("peers-dir", "bench/peers", "directory with the npm peers (websockify-js)")
+	pid := fs.Int("pid", 0, "PID to measure for a relay given as a URL")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(relays) == 0 {
+		relays = []string{"vncrelay"}
+	}
+	for _, s := range strings.Split(*idleSteps, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--idle-steps: bad count %q", s)
+		}
+		o.IdleSteps = append(o.IdleSteps, n)
+	}
+	specs, err := parseRelays(relays, *vncrelayBin, *peers, *pid)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "vncrelay-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	o.WorkDir = work
+	o.Progress = progress(stderr)
+	nofile := bench.RaiseNoFile()
+	fmt.Fprintf(stderr, "vncrelay-bench: %d relays, scenarios %s, %d runs, nofile %d\n", len(specs), *scenarios, *runs, nofile)
+
+	var results []bench.Result
+	for _, name := range strings.Split(*scenarios, ",") {
+		name = strings.TrimSpace(name)
+		scenario, ok := bench.Scenarios[name]
+		if !ok {
+			return fmt.Errorf("unknown scenario %q", name)
+		}
+		for run := 1; run <= *runs; run++ {
+			for _, spec := range specs { // A B A B ...: drift on a shared machine hits all alike
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				o.Progress(fmt.Sprintf("%s: %s run %d/%d", name, spec.Name, run, *runs))
+				res, err := scenario(ctx, spec, o)
+				if err != nil {
+					fmt.Fprintf(stderr, "\n%s %s run %d: %v\n", name, spec.Name, run, err)
+					continue
+				}
+				res.Run = run
+				results = append(results, res)
+			}
+		}
+	}
+	o.Progress("")
+	sums := bench.Summarize(results)
+	bench.WriteTable(stdout, sums)
+	if *jsonOut != "" {
+		if err := writeJSON(*jsonOut, stdout, results); err != nil {
+			return err
+		}
+	}
+	if *chartDir != "" {
+		if err := charts(*chartDir, sums); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func presetNames() string {
+	return "vncrelay, websockify, websockify-js, forwarder"
+}
+
+func parseRelays(relays []string, vncrelayBin, peers string, pid int) ([]bench.RelaySpec, error) {
+	absPeers, _ := filepath.Abs(peers)
+	absBin, _ := filepath.Abs(vncrelayBin)
+	var specs []bench.RelaySpec
+	for _, r := range relays {
+		if tmpl, ok := presets[r]; ok {
+			r = r + "=" + tmpl
+		}
+		r = strings.NewReplacer("{vncrelay}", absBin, "{peers}", absPeers).Replace(r)
+		spec, err := bench.ParseRelaySpec(r)
+		if err != nil {
+			return nil, err
+		}
+		if spec.URL != "" {
+			spec.PID = pid
+		}
+		specs = append(specs, spec)
+	}
+	return specs, nil
+}
+
+func writeJSON(path string, stdout io.Writer, results []bench.Result) error {
+	if path == "-" {
+		return bench.WriteJSON(stdout, results)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteJSON(f, results); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func charts(dir string, sums []bench.Summary) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	byScenario := map[string][]bench.Summary{}
+	for _, s := range sums {
+		byScenario[s.Scenario] = append(byScenario[s.Scenario], s)
+	}
+	for sc, group := range byScenario {
+		path := filepath.Join(dir, bench.SafeName(sc)+".svg")
+		if err := bench.Chart(path, sc, group, bench.ChartKeys[sc]); err != nil {
+			return fmt.Errorf("chart %s: %w", sc, err)
+		}
+	}
+	return nil
+}
+
+// progress returns a live progress line on a terminal, and nothing otherwise.
+func progress(w io.Writer) func(string) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return func(string) {}
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return func(string) {}
+	}
+	return func(s string) { fmt.Fprintf(w, "\r\033[K%s", s) }
+}
