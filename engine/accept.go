@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"net"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,11 +24,12 @@ var busyResponse = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: tex
 // calls accept itself, so an accept error cannot stop its engine.
 func (s *Server) acceptLoop() {
 	defer close(s.acceptDone)
+	defer s.ln.close()
 	var backoff time.Duration
 	for {
-		nc, err := s.ln.Accept()
+		fd, sa, err := s.ln.accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, errListenerClosed) {
 				return
 			}
 			s.stats.acceptErrors.Add(1)
@@ -44,29 +44,28 @@ func (s *Server) acceptLoop() {
 		s.stats.accepted.Add(1)
 		if s.stats.connections.Load() >= int64(s.cfg.MaxConnections) ||
 			s.stats.pending.Load() >= int64(s.cfg.MaxPendingHandshakes) {
-			s.refuseBusy(nc)
+			s.refuseBusy(fd)
 			continue
 		}
-		s.enrollBrowser(nc)
+		s.enrollBrowser(fd, sa)
 	}
 }
 
-// refuseBusy answers 503 on a fresh socket and closes it. The write goes into
-// an empty socket buffer, so it does not block; the deadline is a guard.
-func (s *Server) refuseBusy(nc net.Conn) {
+// refuseBusy answers 503 on a fresh socket and closes it. The socket's send
+// buffer is empty, so the non-blocking write takes the whole answer.
+func (s *Server) refuseBusy(fd int) {
 	s.stats.busyRefused.Add(1)
-	_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = nc.Write(busyResponse)
-	_ = nc.Close()
+	_, _ = unix.Write(fd, busyResponse)
+	_ = unix.Close(fd)
 }
 
 // enrollBrowser hands an accepted socket to an event loop with a new session.
-func (s *Server) enrollBrowser(nc net.Conn) {
-	sess := newSession(s, nc.RemoteAddr().String())
+func (s *Server) enrollBrowser(fd int, sa unix.Sockaddr) {
+	sess := newSession(s, sockaddrTCP(sa).String())
 	s.stats.connections.Add(1)
 	s.stats.pending.Add(1)
-	if _, err := s.client.EnrollContext(nc, sess); err != nil {
-		// EnrollContext closed nc; the session never opened.
+	if _, err := s.client.EnrollFD(fd, sa, s.ln.addr, sess); err != nil {
+		// EnrollFD closed fd; the session never opened.
 		s.stats.connections.Add(-1)
 		s.stats.pending.Add(-1)
 		s.log.Warn("enroll browser socket", "client", sess.client, "err", err)

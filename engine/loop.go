@@ -107,7 +107,7 @@ func (s *Server) stopIdle() {
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
-	_ = s.ln.Close()
+	s.ln.shutdown()
 	<-s.acceptDone
 	<-s.sweepDone
 	s.workers.Wait()

@@ -23,7 +23,7 @@ const sweepInterval = 250 * time.Millisecond
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	ln      net.Listener
+	ln      *rawListener
 	client  *gnet.Client
 	handler *handler
 	stats   counters
@@ -56,7 +56,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.MaxConnections = ConsoleBudget(nofile)
 	}
-	ln, err := listen(cfg.Listen, cfg.PreferIPv6)
+	ln, err := listenRaw(cfg.Listen, cfg.PreferIPv6)
 	if err != nil {
 		return nil, err
 	}
@@ -83,39 +83,15 @@ func New(cfg Config) (*Server, error) {
 		err = s.client.Start()
 	}
 	if err != nil {
-		_ = ln.Close()
+		ln.shutdown()
+		ln.close()
 		return nil, fmt.Errorf("start event loops: %w", err)
 	}
 	return s, nil
 }
 
-// listen opens the listening socket. With preferIPv6 a host name is resolved
-// to its IPv6 address when it has one.
-func listen(addr string, preferIPv6 bool) (net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", addr, err)
-	}
-	network := "tcp"
-	if preferIPv6 && host != "" && net.ParseIP(host) == nil {
-		if ips, err := net.LookupIP(host); err == nil {
-			for _, ip := range ips {
-				if ip.To4() == nil {
-					addr, network = net.JoinHostPort(ip.String(), port), "tcp6"
-					break
-				}
-			}
-		}
-	}
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	return ln, nil
-}
-
 // Addr returns the address the server listens on.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+func (s *Server) Addr() net.Addr { return s.ln.addr }
 
 // Config returns the configuration in force, defaults filled in.
 func (s *Server) Config() Config { return s.cfg }
@@ -150,8 +126,9 @@ func (s *Server) Shutdown(ctx context.Context) (cut int, err error) {
 	if already {
 		return 0, errors.New("engine: Shutdown called twice")
 	}
-	_ = s.ln.Close()
+	s.ln.shutdown()
 	if !serving { // never served: no accept loop or sweeper to wait for
+		s.ln.close()
 		close(s.acceptDone)
 		go func() { <-s.sweepStop; close(s.sweepDone) }()
 	}

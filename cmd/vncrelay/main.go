@@ -59,6 +59,11 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	checkLimits(&cfg, log)
+	if o.pprof != "" {
+		if err := servePprof(o.pprof, log); err != nil {
+			return err
+		}
+	}
 
 	srv, err := engine.New(cfg)
 	if err != nil {
@@ -166,6 +171,12 @@ func newLogger(o *options, stderr io.Writer) (*slog.Logger, func(), error) {
 			return nil, nil, fmt.Errorf("--log-file: %w", err)
 		}
 		w, closeFn = f, func() { _ = f.Close() }
+	}
+	buf := newBufferedLog(w)
+	w, closeFile := io.Writer(buf), closeFn
+	closeFn = func() {
+		_ = buf.Close()
+		closeFile()
 	}
 	level := slog.LevelInfo
 	if o.verbose {

@@ -28,6 +28,7 @@ type options struct {
 	logFile    string
 	logFormat  string
 	demo       bool
+	pprof      string
 
 	maxConns       int
 	maxPending     int
@@ -82,6 +83,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
 
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on `ADDR` (a loopback address; off by default)")
 	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
 	fs.IntVar(&o.maxPending, "max-pending", 0, "most connections not yet relaying (0: 1024)")

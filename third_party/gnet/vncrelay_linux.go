@@ -4,8 +4,17 @@
 
 package gnet
 
-// This file is the vncrelay patch to gnet v2.9.7: a read pause and a drain
-// notification, so that a relay can push back on a fast sender (stop reading its
+import (
+	"net"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/panjf2000/gnet/v2/pkg/queue"
+	"github.com/panjf2000/gnet/v2/pkg/socket"
+)
+
+// This file is the vncrelay patch to gnet v2.9.7: a read pause, a drain
+// notification and enrolling a raw accepted socket, so that a relay can push back on a fast sender (stop reading its
 // socket, letting TCP flow control slow it down) instead of buffering without bound.
 // It applies to level-triggered mode only (the default); see PATCHES.md.
 
@@ -78,4 +87,24 @@ func (c *conn) modRead(edgeTriggered bool) error {
 		return c.loop.poller.ModNone(&c.pollAttachment)
 	}
 	return c.loop.poller.ModRead(&c.pollAttachment, edgeTriggered)
+}
+
+// EnrollFD adds an accepted, non-blocking TCP socket to the client's least
+// loaded event loop, as EnrollContext does for a net.Conn, but without the
+// detour through Go's net package: no netpoll registration, no dup and no
+// close of an original. The connection owns fd from here on; on error fd is
+// closed. sa is the peer address from accept4, local the listener's address.
+func (cli *Client) EnrollFD(fd int, sa unix.Sockaddr, local net.Addr, ctx any) (Conn, error) {
+	el := cli.eng.eventLoops.next(nil)
+	gc := newStreamConn("tcp", fd, el, sa, local, socket.SockaddrToTCPOrUnixAddr(sa))
+	gc.ctx = ctx
+	opened := make(chan struct{})
+	ccb := &connWithCallback{c: gc, cb: func() { close(opened) }}
+	if err := el.poller.Trigger(queue.HighPriority, el.register, ccb); err != nil {
+		_ = unix.Close(fd)
+		gc.release()
+		return nil, err
+	}
+	<-opened
+	return gc, nil
 }

@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// listenBacklog is the accept queue asked of the kernel (capped by
+// net.core.somaxconn).
+const listenBacklog = 4096
+
+// rawListener is the relay's listening socket, in blocking mode, accepted
+// from one goroutine with accept4. It bypasses Go's net package because each
+// accepted socket goes straight to a gnet loop: a net.Conn would cost a netpoll
+// registration, a dup and a close per connection for nothing.
+type rawListener struct {
+	fd     int
+	addr   *net.TCPAddr
+	closed atomic.Bool
+}
+
+var errListenerClosed = errors.New("listener closed")
+
+// listenRaw opens a listening TCP socket on addr. An empty host listens on
+// every address, IPv6 and IPv4 alike where the kernel allows.
+func listenRaw(addr string, preferIPv6 bool) (*rawListener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	network := "tcp"
+	if preferIPv6 {
+		network = "tcp6"
+	}
+	var ip net.IP
+	if host != "" {
+		ta, err := net.ResolveTCPAddr(network, net.JoinHostPort(host, port))
+		if err != nil && preferIPv6 {
+			ta, err = net.ResolveTCPAddr("tcp", net.JoinHostPort(host, port))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listen address %q: %w", addr, err)
+		}
+		ip, port = ta.IP, fmt.Sprint(ta.Port)
+	}
+	p, err := net.LookupPort("tcp", port)
+	if err != nil {
+		return nil, fmt.Errorf("listen port %q: %w", port, err)
+	}
+	fd, err := bindListen(ip, p)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("getsockname: %w", err)
+	}
+	return &rawListener{fd: fd, addr: sockaddrTCP(sa)}, nil
+}
+
+// bindListen makes the socket: IPv4 for an IPv4 address, IPv6 otherwise; the
+// unspecified address is dual-stack IPv6 when the kernel has IPv6, else IPv4.
+func bindListen(ip net.IP, port int) (int, error) {
+	var sa unix.Sockaddr
+	family := unix.AF_INET6
+	switch {
+	case ip == nil:
+		sa = &unix.SockaddrInet6{Port: port}
+	case ip.To4() != nil:
+		family = unix.AF_INET
+		s4 := &unix.SockaddrInet4{Port: port}
+		copy(s4.Addr[:], ip.To4())
+		sa = s4
+	default:
+		s6 := &unix.SockaddrInet6{Port: port}
+		copy(s6.Addr[:], ip.To16())
+		sa = s6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil && ip == nil {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: port}
+		fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}}
+	if family == unix.AF_INET6 && ip == nil {
+		opts = append(opts, [3]int{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
+	}
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, o[0], o[1], o[2]); err != nil {
+			_ = unix.Close(fd)
+			return -1, fmt.Errorf("setsockopt: %w", err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("bind: %w", err)
+	}
+	if err := unix.Listen(fd, listenBacklog); err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("listen: %w", err)
+	}
+	return fd, nil
+}
+
+// accept waits for a connection and returns it non-blocking, with
+// TCP_NODELAY set (console traffic is interactive).
+func (l *rawListener) accept() (int, unix.Sockaddr, error) {
+	for {
+		fd, sa, err := unix.Accept4(l.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch {
+		case l.closed.Load():
+			if err == nil {
+				_ = unix.Close(fd)
+			}
+			return -1, nil, errListenerClosed
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
+			continue
+		case err != nil:
+			return -1, nil, fmt.Errorf("accept: %w", err)
+		}
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		return fd, sa, nil
+	}
+}
+
+// shutdown wakes a blocked accept (it fails with EINVAL) and makes every
+// later one fail; the accept goroutine closes the descriptor on its way out,
+// so that the number cannot be reused while accept4 might still be using it.
+func (l *rawListener) shutdown() {
+	if l.closed.Swap(true) {
+		return
+	}
+	_ = unix.Shutdown(l.fd, unix.SHUT_RDWR)
+}
+
+func (l *rawListener) close() { _ = unix.Close(l.fd) }
+
+func sockaddrTCP(sa unix.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	}
+	return &net.TCPAddr{}
+}
