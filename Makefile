@@ -13,7 +13,7 @@ FUZZ_TARGETS := \
 	./auth:FuzzParseTokens \
 	./bench/rfb:FuzzServerHandshake
 
-.PHONY: build run test unit e2e lint fuzz fuzz-short bench e2e-deps clean
+.PHONY: build run test unit e2e lint fuzz fuzz-short bench e2e-deps bench-deps bench-compare clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vncrelay
@@ -58,3 +58,21 @@ e2e-deps:
 
 clean:
 	rm -rf bin
+
+# The relays vncrelay-bench compares against: Debian's websockify (via
+# e2e-deps) and npm's websockify-js (pinned in bench/peers).
+bench-deps: e2e-deps
+	cd bench/peers && npm ci --no-audit --no-fund --loglevel=error
+
+BENCH_ARGS ?= --runs 3 --duration 10s --connects 500 --idle-steps 500,1000
+BENCH_OUT  ?= docs/bench
+
+# vncrelay against websockify, websockify-js and the splice forwarder, every
+# scenario, A B A B ...; tables to stdout and $(BENCH_OUT)/compare.txt, JSON
+# lines and SVG charts in $(BENCH_OUT).
+bench-compare: build bench-deps
+	$(GO) build -o bin/vncrelay-bench ./cmd/vncrelay-bench
+	mkdir -p $(BENCH_OUT)
+	bin/vncrelay-bench --relay vncrelay --relay forwarder --relay websockify-js --relay websockify \
+		--scenario throughput,latency,connect,idle,slowreader $(BENCH_ARGS) \
+		--json $(BENCH_OUT)/compare.jsonl --chart-dir $(BENCH_OUT) | tee $(BENCH_OUT)/compare.txt

@@ -29,6 +29,9 @@ type Options struct {
 	SlowRate    int           // slowreader: bytes per second the browser reads [10 KiB]
 	Timeout     time.Duration // per-operation timeout [10s]
 	WorkDir     string        // token files and relay logs [a temporary directory]
+	// ConsoleCommand runs the consoles in a child process (such as
+	// ["vncrelay-bench", "consoles"]); empty runs them in this process.
+	ConsoleCommand []string
 	Progress    func(string)  // live progress; nil for none
 }
 
@@ -95,7 +98,13 @@ func RaiseNoFile() uint64 {
 // setup starts consoles and the relay for one run.
 func setup(ctx context.Context, spec RelaySpec, o *Options, mode rfb.Mode, tokens int) (*Consoles, *Running, error) {
 	o.defaults()
-	cons, err := StartConsoles(min(8, max(1, o.Consoles)), mode, o.UpdateBytes)
+	var cons *Consoles
+	var err error
+	if len(o.ConsoleCommand) > 0 {
+		cons, err = SpawnConsoles(o.ConsoleCommand, min(8, max(1, o.Consoles)), mode, o.UpdateBytes)
+	} else {
+		cons, err = StartConsoles(min(8, max(1, o.Consoles)), mode, o.UpdateBytes)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -405,7 +414,9 @@ func openSessionsRange(ctx context.Context, r *Running, from, to, concurrency in
 					}
 				}
 				if err != nil {
-					errs.Add(1)
+					if errs.Add(1) == 1 {
+						o.Progress("first error: " + err.Error() + "\n")
+					}
 					continue
 				}
 				clients[k] = c

@@ -142,8 +142,7 @@ func (s *Server) Serve(c net.Conn) error {
 		return err
 	}
 	if s.Mode == ModeEcho {
-		_, err := br.WriteTo(c)
-		return err
+		return echo(c, br)
 	}
 	sess := &conn{srv: s, c: c, br: br, w: w, h: h, pf: DefaultPixelFormat}
 	return sess.loop()
@@ -257,4 +256,26 @@ func ClientHandshake(rw io.ReadWriter) (width, height int, name string, err erro
 		return 0, 0, "", err
 	}
 	return int(binary.BigEndian.Uint16(si[0:])), int(binary.BigEndian.Uint16(si[2:])), string(nameBuf), nil
+}
+
+// echo writes back what it reads, through a small buffer. (br.WriteTo would
+// reach TCPConn.WriteTo, which splices through a pipe: two more descriptors
+// held by every idle console, which at thousands of consoles exhausts the
+// descriptor limit of the process running them.)
+func echo(w io.Writer, r io.Reader) error {
+	buf := make([]byte, 4<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }

@@ -40,9 +40,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "forwarder" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "forwarder":
 		err = forwarder(ctx, os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "consoles":
+		err = consoles(os.Args[2:])
+	default:
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	if err != nil && !errors.Is(err, pflag.ErrHelp) {
@@ -64,6 +67,22 @@ func forwarder(ctx context.Context, args []string) error {
 	return bench.Forward(ctx, *listen, *target)
 }
 
+// consoles runs fake RFB consoles for the harness in a process of their own.
+func consoles(args []string) error {
+	fs := pflag.NewFlagSet("consoles", pflag.ContinueOnError)
+	count := fs.Int("count", 1, "consoles to start")
+	mode := fs.String("mode", "echo", "draw, stream or echo")
+	update := fs.Int("update-bytes", 64<<10, "bytes per update in stream mode")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m, err := bench.ParseMode(*mode)
+	if err != nil {
+		return err
+	}
+	return bench.ServeConsoles(*count, m, *update, os.Stdin, os.Stdout)
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("vncrelay-bench", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -80,6 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Connects, "connects", 2000, "consoles opened (connect)")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "opens in flight (connect, idle)")
 	idleSteps := fs.String("idle-steps", "1000,5000", "console counts to measure memory at (idle)")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-operation timeout (dial, handshake, read)")
 	fs.IntVar(&o.SlowRate, "slow-rate", 10<<10, "bytes per second the slow browser reads (slowreader)")
 	jsonOut := fs.String("json", "", "write results as JSON lines to FILE (- for stdout)")
 	chartDir := fs.String("chart-dir", "", "write an SVG chart per scenario into DIR")
@@ -109,6 +129,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 	o.WorkDir = work
+	if self, err := os.Executable(); err == nil {
+		o.ConsoleCommand = []string{self, "consoles"}
+	}
 	o.Progress = progress(stderr)
 	nofile := bench.RaiseNoFile()
 	fmt.Fprintf(stderr, "vncrelay-bench: %d relays, scenarios %s, %d runs, nofile %d\n", len(specs), *scenarios, *runs, nofile)
