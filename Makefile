@@ -13,7 +13,7 @@ FUZZ_TARGETS := \
 	./auth:FuzzParseTokens \
 	./bench/rfb:FuzzServerHandshake
 
-.PHONY: build run test unit e2e lint fuzz fuzz-short bench e2e-deps bench-deps bench-compare clean
+.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vncrelay
@@ -38,6 +38,12 @@ lint:
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+# RFC 6455 conformance suite (also part of `make unit`), with the per-case
+# report written to docs/CONFORMANCE.md.
+conformance:
+	CONFORMANCE_REPORT=$(CURDIR)/docs/CONFORMANCE.md $(GO) test -count=1 -run '^TestConformance$$' -v ./engine/ | grep -E '^(=== RUN|--- FAIL|ok|FAIL)|passed of'
+	@tail -1 docs/CONFORMANCE.md
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do \
