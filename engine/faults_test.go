@@ -1,9 +1,15 @@
 package engine
 
 import (
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/vncrelay/vncrelay/bench/rfb"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,4 +78,86 @@ func resettingConsole(t *testing.T) string {
 		_ = c.Close()
 	}()
 	return ln.Addr().String()
+}
+
+// TestSlowloris: trickled heads are cut at the handshake deadline, a head
+// split over a thousand writes still completes, oversized and header-flooded
+// heads get 431, and a live console keeps relaying throughout.
+func TestSlowloris(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
+		c.HandshakeTimeout = time.Second
+		c.MaxPendingHandshakes = 64
+	})
+	live := e.dial()
+	live.rfbHandshake()
+
+	const trickles = 40
+	conns := make([]net.Conn, trickles)
+	for i := range conns {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		conns[i] = c
+	}
+	stop := make(chan struct{})
+	trickleDone := make(chan struct{})
+	go func() { // one byte per connection every 50 ms, never a whole head
+		defer close(trickleDone)
+		head := []byte("GET /?token=" + canary + " HTTP/1.1\r\nX-Slow: ")
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			for _, c := range conns {
+				_, _ = c.Write([]byte{head[min(i, len(head)-1)]})
+			}
+		}
+	}()
+
+	// A head in 1000 writes completes.
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte(upgradeRequest("/?token="+canary, "X-Pad: "+strings.Repeat("p", 900)))
+	for i := range req {
+		if _, err := c.Write(req[i : i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w := readResponse(t, c); w.status != 101 {
+		t.Fatalf("split head: status %d", w.status)
+	}
+	if w := e.dialRaw("GET /" + strings.Repeat("a", 10000) + " HTTP/1.1\r\n\r\n"); w.status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("long request line: %d", w.status)
+	}
+	if w := e.dialRaw(upgradeRequest("/?token="+canary, strings.Repeat("X: y\r\n", 3000)+"X: y")); w.status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("3000 headers: %d", w.status)
+	}
+
+	// The live console relays while all of that goes on.
+	for i := range 20 {
+		msg := []byte(fmt.Sprintf("ping %02d", i))
+		live.send(msg)
+		if got := live.readData(len(msg)); string(got) != string(msg) {
+			t.Fatalf("live console got %q", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Every trickler is answered 408 at the deadline and closed.
+	for i, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(c)
+		if !strings.HasPrefix(string(b), "HTTP/1.1 408 ") {
+			t.Fatalf("trickler %d got %q", i, b)
+		}
+	}
+	close(stop)
+	<-trickleDone
+	waitFor(t, "only the live console and the split-head one left", func() bool { return e.srv.Stats().Pending == 0 })
 }

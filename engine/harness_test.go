@@ -64,6 +64,7 @@ type env struct {
 	logs    *syncBuffer
 	addr    string
 	served  chan error
+	fds     int // descriptors open in this process before the relay started
 }
 
 // newEnv starts a console (echo mode unless mod changes it), a token file with
@@ -78,6 +79,7 @@ func newEnv(t testing.TB, mode rfb.Mode, mod func(*Config)) *env {
 	if err := os.WriteFile(path, []byte(canary+": "+console.Addr()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	fds := openFDs()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := Config{
@@ -95,7 +97,7 @@ func newEnv(t testing.TB, mode rfb.Mode, mod func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, console: console, logs: logs, addr: srv.Addr().String(), served: make(chan error, 1)}
+	e := &env{t: t, srv: srv, console: console, logs: logs, addr: srv.Addr().String(), served: make(chan error, 1), fds: fds}
 	go func() { e.served <- srv.Serve() }()
 	t.Cleanup(e.close)
 	return e
@@ -116,6 +118,23 @@ func (e *env) close() {
 	if strings.Contains(e.logs.String(), canary) {
 		e.t.Errorf("the token reached the log:\n%s", e.logs.String())
 	}
+	// Every socket, epoll and event descriptor the relay opened is closed.
+	deadline := time.Now().Add(3 * time.Second)
+	for openFDs() > e.fds && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := openFDs(); n > e.fds {
+		e.t.Errorf("%d descriptors open after the relay stopped, %d before it started", n, e.fds)
+	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
 }
 
 // waitFor polls cond for up to 5 s.

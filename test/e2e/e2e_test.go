@@ -107,7 +107,16 @@ func (r *relayProc) wait(d time.Duration) (error, bool) {
 // startRelayCmd is startRelay that also returns the process.
 func startRelayCmd(t *testing.T, args ...string) (string, *relayProc) {
 	t.Helper()
-	cmd := exec.Command(relayBin, append(args, "127.0.0.1:0")...)
+	addr, proc, _ := startRelayLogged(t, nil, args...)
+	return addr, proc
+}
+
+// startRelayLogged starts the relay under an optional wrapper command (such
+// as prlimit) and also returns its log as it grows.
+func startRelayLogged(t *testing.T, wrapper []string, args ...string) (string, *relayProc, *lockedBuffer) {
+	t.Helper()
+	argv := append(append(append([]string(nil), wrapper...), relayBin), append(args, "127.0.0.1:0")...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	logs := &lockedBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(logs, pw)
@@ -146,11 +155,11 @@ func startRelayCmd(t *testing.T, args ...string) (string, *relayProc) {
 	})
 	select {
 	case a := <-addr:
-		return a, proc
+		return a, proc, logs
 	case <-time.After(20 * time.Second):
 		t.Fatalf("relay did not start:\n%s", logs.String())
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // tokenFile writes a websockify token file with the canary token for target.
