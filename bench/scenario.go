@@ -32,7 +32,7 @@ type Options struct {
 	// ConsoleCommand runs the consoles in a child process (such as
 	// ["vncrelay-bench", "consoles"]); empty runs them in this process.
 	ConsoleCommand []string
-	Progress    func(string)  // live progress; nil for none
+	Progress       func(string) // live progress; nil for none
 }
 
 func (o *Options) defaults() {
