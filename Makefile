@@ -13,7 +13,7 @@ FUZZ_TARGETS := \
 	./auth:FuzzParseTokens \
 	./bench/rfb:FuzzServerHandshake
 
-.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare clean
+.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vncrelay
@@ -61,6 +61,17 @@ bench:
 # Real third-party clients for the end-to-end tests (Debian and npm packages).
 e2e-deps:
 	bash .ci/deps.sh
+
+SOAK_TIME     ?= 30m
+SOAK_CONSOLES ?= 9900
+
+# The soak: as many consoles as one relay process can hold here, random small
+# traffic checked byte for byte, heartbeats, reconnects; RSS and descriptors
+# over time. Not in CI (too long).
+soak: build
+	$(GO) build -o bin/vncrelay-bench ./cmd/vncrelay-bench
+	bin/vncrelay-bench --scenario soak --runs 1 --duration $(SOAK_TIME) --soak-consoles $(SOAK_CONSOLES) \
+		--concurrency 256 --relay 'vncrelay=$(CURDIR)/bin/vncrelay --heartbeat 5 --token-plugin TokenFile --token-source {tokens} {listen}'
 
 clean:
 	rm -rf bin

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vncrelay/vncrelay/bench/rfb"
@@ -29,6 +30,7 @@ type Client struct {
 	br        *bufio.Reader
 	raw       bool
 	frameLeft int64
+	wmu       sync.Mutex // Write and the pongs Read sends may run on two goroutines
 	wbuf      []byte
 	mask      [4]byte
 }
@@ -146,6 +148,8 @@ func (c *Client) Write(p []byte) (int, error) {
 }
 
 func (c *Client) writeFrame(op wsframe.Opcode, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	need := wsframe.MaxHeaderSize + len(p)
 	if cap(c.wbuf) < need {
 		c.wbuf = make([]byte, need)

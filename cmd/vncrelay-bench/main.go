@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var relays []string
 	fs.StringArrayVar(&relays, "relay", nil, "relay to measure: a preset ("+presetNames()+
 		"), NAME=COMMAND TEMPLATE ({listen} {port} {tokens} {target}), NAME=raw:COMMAND for a plain TCP relay, or NAME=ws://HOST:PORT/PATH; repeat to compare")
-	scenarios := fs.String("scenario", "throughput,latency,connect", "scenarios, comma-separated: "+strings.Join(bench.ScenarioNames, ","))
+	scenarios := fs.String("scenario", "throughput,latency,connect", "scenarios, comma-separated: "+strings.Join(bench.ScenarioNames, ",")+", soak")
 	runs := fs.Int("runs", 3, "runs of each scenario per relay (medians reported)")
 	var o bench.Options
 	fs.IntVar(&o.Consoles, "consoles", 64, "consoles for throughput and latency")
@@ -106,6 +106,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	vncrelayBin := fs.String("vncrelay-bin", "bin/vncrelay", "vncrelay binary for the vncrelay preset")
 	peers := fs.String("peers-dir", "bench/peers", "directory with the npm peers (websockify-js)")
 	pid := fs.Int("pid", 0, "PID to measure for a relay given as a URL")
+	var so bench.SoakOptions
+	fs.IntVar(&so.Consoles, "soak-consoles", 9900, "consoles held (soak)")
+	fs.DurationVar(&so.Sample, "soak-sample", 30*time.Second, "memory sampling interval (soak)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -140,6 +143,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, name := range strings.Split(*scenarios, ",") {
 		name = strings.TrimSpace(name)
 		scenario, ok := bench.Scenarios[name]
+		if name == "soak" {
+			scenario, ok = func(ctx context.Context, spec bench.RelaySpec, o bench.Options) (bench.Result, error) {
+				return bench.Soak(ctx, spec, o, so)
+			}, true
+		}
 		if !ok {
 			return fmt.Errorf("unknown scenario %q", name)
 		}
