@@ -88,7 +88,7 @@ func (s *session) request(head []byte) gnet.Action {
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
 	}
-	s.token = auth.Mask(token)
+	s.tokenMask = auth.Mask(token)
 	if token == "" {
 		return s.refuse(errForbidden, ReasonRefused)
 	}
@@ -122,7 +122,7 @@ func (s *session) connect(token string) {
 		if errors.Is(err, auth.ErrUnknownToken) {
 			refusal = errForbidden
 		} else {
-			srv.log.Error("token lookup failed", "client", s.client, "token", s.token, "err", err)
+			srv.log.Error("token lookup failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
 		}
 		s.report(refusal, nil)
 		return
@@ -175,7 +175,7 @@ func (s *session) report(refusal *wsframe.HTTPError, cause error) {
 			return nil // closed meanwhile
 		}
 		if cause != nil {
-			s.srv.log.Warn("console unreachable", "client", s.client, "token", s.token,
+			s.srv.log.Warn("console unreachable", "client", s.client, "token_mask", s.tokenMask,
 				"status", refusal.Status, "err", cause)
 		}
 		s.apply(s.refuse(refusal, ReasonRefused))
@@ -202,7 +202,7 @@ func (s *session) openConsole(c gnet.Conn) gnet.Action {
 	s.lastActive, s.lastPing = s.loop.now, s.loop.now
 	_, _ = s.browser.Write(s.resp)
 	s.resp = nil
-	s.srv.log.Info("console open", "client", s.client, "target", s.target.String(), "token", s.token)
+	s.srv.log.Info("console open", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask)
 	_ = s.browser.ResumeRead()
 	if s.browser.InboundBuffered() > 0 {
 		s.apply(s.fromBrowser())
@@ -220,7 +220,7 @@ func (s *session) refuse(err error, why Reason) gnet.Action {
 	}
 	s.setReason(why)
 	s.srv.stats.refused.Add(1)
-	s.srv.log.Info("request refused", "client", s.client, "status", he.Status, "reason", he.Reason, "token", s.token)
+	s.srv.log.Info("request refused", "client", s.client, "status", he.Status, "reason", he.Reason, "token_mask", s.tokenMask)
 	_, _ = s.browser.Write(httpResponse(he.Status, he.Header, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
 	return s.endAfterFlush()
 }

@@ -248,7 +248,7 @@ func (s *session) logClose() {
 	st := &s.srv.stats
 	st.bytesIn.Add(uint64(s.bytesIn))
 	st.bytesOut.Add(uint64(s.bytesOut))
-	s.srv.log.Info("console closed", "client", s.client, "target", s.target.String(), "token", s.token,
+	s.srv.log.Info("console closed", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask,
 		"bytes_in", s.bytesIn, "bytes_out", s.bytesOut, "duration", time.Since(s.opened).Round(time.Millisecond),
 		"code", uint16(s.closeCode), "reason", s.reason.String())
 }

@@ -29,11 +29,11 @@ type session struct {
 	deadline int64 // unix ns: handshake, connect or close deadline, by state
 
 	// Handshake.
-	head    *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole
-	resp    []byte                     // the 101 response, sent once the console is dialed
-	token   string                     // masked form only (auth.Mask): the token itself never leaves the worker
-	target  auth.Target
-	webPath string // static request in flight
+	head      *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole
+	resp      []byte                     // the 101 response, sent once the console is dialed
+	tokenMask string                     // auth.Mask of the token: the token itself never leaves the worker
+	target    auth.Target
+	webPath   string // static request in flight
 
 	// Browser → console frames, parsed in place.
 	stream wsframe.ClientStream
