@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/bench/rfb"
 	"github.com/vncrelay/vncrelay/wsframe"
 )
@@ -172,4 +173,21 @@ func TestConsoleResetMidStream(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	w.expectClose(wsframe.CloseInternalError)
+}
+
+// TestOriginPolicy: with a policy, a foreign Origin gets 403 and no dial; the
+// page's own host and allowed hosts pass.
+func TestOriginRefused(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Origins = &auth.OriginPolicy{Allowed: []string{"novnc.example"}} })
+	if w := e.dialRaw(upgradeRequest("/?token="+canary, "Origin: https://evil.example")); w.status != http.StatusForbidden {
+		t.Fatalf("foreign origin: %d", w.status)
+	}
+	if e.console.Accepted() != 0 {
+		t.Fatal("a refused origin dialed the console")
+	}
+	for _, o := range []string{"http://127.0.0.1", "https://novnc.example:8443"} {
+		if w := e.dialRaw(upgradeRequest("/?token="+canary, "Origin: "+o)); w.status != 101 {
+			t.Fatalf("origin %s: %d", o, w.status)
+		}
+	}
 }

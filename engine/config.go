@@ -22,6 +22,10 @@ type Config struct {
 	// HostToken takes the token from the Host header when the request has none
 	// in its query or cookie (websockify's --host-token).
 	HostToken bool
+	// Origins checks the Origin header of upgrades (Nova's rule: same host as
+	// the request, or an allowed host); nil checks nothing, as websockify.
+	// Refused with 403.
+	Origins *auth.OriginPolicy
 	// WebDir serves static files (noVNC) from this directory on the same port;
 	// "" serves none and answers a plain GET with 405.
 	WebDir string

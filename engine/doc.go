@@ -14,6 +14,6 @@
 // Use: build a Config, call New, then Serve; Shutdown drains. See Config for
 // every limit and its default.
 //
-// What it does not do: TLS, Origin checks and the stores other than the
-// resolvers in auth are not built yet; see docs/CONFIGURATION.md.
+// What it does not do yet: TLS (wss), and token stores other than the
+// resolvers in auth (Redis, SQL, JWT).
 package engine

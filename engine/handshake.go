@@ -81,6 +81,9 @@ func (s *session) request(head []byte) gnet.Action {
 		return s.web(&req)
 	}
 	resp, _, err := wsframe.Upgrade(nil, head)
+	if err == nil {
+		err = s.srv.cfg.Origins.Check(req.Origin, req.Host)
+	}
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
 	}

@@ -118,6 +118,9 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		MaxMessageSize: o.maxMessage, HighWater: o.highWater, Loops: o.loops, Workers: o.workers,
 		Logger: log,
 	}
+	if o.checkOrig || len(o.origins) > 0 {
+		cfg.Origins = &auth.OriginPolicy{Allowed: o.origins}
+	}
 	if o.web != "" {
 		if st, err := os.Stat(o.web); err != nil || !st.IsDir() {
 			return cfg, nil, fmt.Errorf("--web %s: not a directory", o.web)

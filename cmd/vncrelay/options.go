@@ -29,6 +29,8 @@ type options struct {
 	logFormat  string
 	demo       bool
 	pprof      string
+	origins    []string
+	checkOrig  bool
 
 	maxConns       int
 	maxPending     int
@@ -83,6 +85,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
 
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&o.checkOrig, "check-origin", false, "refuse upgrades whose Origin is not the request's host or an --allowed-origin (Nova's rule; websockify checks nothing)")
+	fs.StringSliceVar(&o.origins, "allowed-origin", nil, "`HOST` allowed as Origin besides the request's own host (repeat or comma-separate; implies --check-origin)")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on `ADDR` (a loopback address; off by default)")
 	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
