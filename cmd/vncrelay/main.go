@@ -175,7 +175,7 @@ func newLogger(o *options, stderr io.Writer) (*slog.Logger, func(), error) {
 		}
 		w, closeFn = f, func() { _ = f.Close() }
 	}
-	buf := newBufferedLog(w)
+	buf := newAsyncLog(w)
 	w, closeFile := io.Writer(buf), closeFn
 	closeFn = func() {
 		_ = buf.Close()

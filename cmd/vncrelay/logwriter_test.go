@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// lockedWriter is a sink safe for the writer goroutine and the test.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func TestAsyncLogKeepsOrderAndFlushesOnClose(t *testing.T) {
+	var sink lockedWriter
+	l := newAsyncLog(&sink)
+	var want strings.Builder
+	for i := range 5000 {
+		line := strings.Repeat("x", i%50) + "\n"
+		want.WriteString(line)
+		_, _ = l.Write([]byte(line))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if sink.b.String() != want.String() {
+		t.Fatalf("log differs: %d bytes, want %d", sink.b.Len(), want.Len())
+	}
+}
+
+// blockedWriter never returns, like a pipe nobody reads.
+type blockedWriter struct{ release chan struct{} }
+
+func (w blockedWriter) Write(p []byte) (int, error) { <-w.release; return len(p), nil }
+
+func TestAsyncLogNeverBlocksTheCaller(t *testing.T) {
+	sink := blockedWriter{release: make(chan struct{})}
+	l := newAsyncLog(sink)
+	line := []byte(strings.Repeat("y", 1000) + "\n")
+	for range 10000 { // 10 MB into a sink that takes nothing: must return at once
+		_, _ = l.Write(line)
+	}
+	l.mu.Lock()
+	dropped := l.dropped
+	l.mu.Unlock()
+	if dropped == 0 {
+		t.Fatal("nothing dropped although the sink is stuck")
+	}
+	close(sink.release)
+	_ = l.Close()
+}
