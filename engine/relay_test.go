@@ -237,6 +237,13 @@ func TestSlowBrowserBounded(t *testing.T) {
 		reqs = append(reqs, req...)
 	}
 	w.send(reqs)
+	// Another console on the same relay keeps working meanwhile.
+	other := e.dial()
+	other.rfbHandshake()
+	other.send([]byte{3, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x10})
+	if _, err := io.ReadFull(&wsStream{w: other}, make([]byte, 16+64<<10)); err != nil {
+		t.Fatalf("other console: %v", err)
+	}
 	time.Sleep(500 * time.Millisecond)
 	var held int
 	peak := 0
@@ -263,7 +270,7 @@ func TestSlowBrowserBounded(t *testing.T) {
 			t.Fatalf("update %d: bad header % x", i, update[:16])
 		}
 	}
-	if s := e.srv.Stats(); s.Consoles != 1 {
+	if s := e.srv.Stats(); s.Consoles != 2 {
 		t.Fatalf("console closed while paused: %+v", s)
 	}
 }
