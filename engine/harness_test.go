@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/internal/testutil"
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
@@ -38,30 +37,12 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// syncBuffer is a log sink safe for the loops' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a relay under test with a fake RFB console behind it.
 type env struct {
 	t       testing.TB
 	srv     *Server
 	console *rfb.Server
-	logs    *syncBuffer
+	logs    *testutil.Buffer
 	addr    string
 	served  chan error
 	fds     int // descriptors open in this process before the relay started
@@ -80,7 +61,7 @@ func newEnv(t testing.TB, mode rfb.Mode, mod func(*Config)) *env {
 		t.Fatal(err)
 	}
 	fds := openFDs()
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := Config{
 		Listen:         "127.0.0.1:0",

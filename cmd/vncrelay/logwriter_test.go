@@ -1,26 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
-// lockedWriter is a sink safe for the writer goroutine and the test.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
 func TestAsyncLogKeepsOrderAndFlushesOnClose(t *testing.T) {
-	var sink lockedWriter
+	var sink testutil.Buffer
 	l := newAsyncLog(&sink)
 	var want strings.Builder
 	for i := range 5000 {
@@ -31,8 +19,8 @@ func TestAsyncLogKeepsOrderAndFlushesOnClose(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if sink.b.String() != want.String() {
-		t.Fatalf("log differs: %d bytes, want %d", sink.b.Len(), want.Len())
+	if sink.String() != want.String() {
+		t.Fatalf("log differs: %d bytes, want %d", sink.Len(), want.Len())
 	}
 }
 

@@ -12,11 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // canary is the token the tests use; it must not appear in the relay's log.
@@ -58,24 +58,6 @@ func need(t *testing.T, tool string) string {
 	return ""
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var listeningRE = regexp.MustCompile(`msg="vncrelay listening" addr=(\S+)`)
 
 // startRelay runs the built binary with args (listening on 127.0.0.1:0) and
@@ -113,11 +95,11 @@ func startRelayCmd(t *testing.T, args ...string) (string, *relayProc) {
 
 // startRelayLogged starts the relay under an optional wrapper command (such
 // as prlimit) and also returns its log as it grows.
-func startRelayLogged(t *testing.T, wrapper []string, args ...string) (string, *relayProc, *lockedBuffer) {
+func startRelayLogged(t *testing.T, wrapper []string, args ...string) (string, *relayProc, *testutil.Buffer) {
 	t.Helper()
 	argv := append(append(append([]string(nil), wrapper...), relayBin), append(args, "127.0.0.1:0")...)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(logs, pw)
 	if err := cmd.Start(); err != nil {

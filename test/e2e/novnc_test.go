@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/vncrelay/vncrelay/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 
 // startProc starts a helper process in its own process group and kills the
 // group at cleanup, so the test owns every PID it starts.
-func startProc(t *testing.T, out *lockedBuffer, name string, args ...string) *exec.Cmd {
+func startProc(t *testing.T, out *testutil.Buffer, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -69,14 +70,14 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 	disp := freeDisplay(t)
 	display := ":" + strconv.Itoa(disp)
 	rfbPort := freePort(t)
-	xlog := &lockedBuffer{}
+	xlog := &testutil.Buffer{}
 	startProc(t, xlog, xvnc, display, "-rfbport", strconv.Itoa(rfbPort), "-SecurityTypes", "None",
 		"-geometry", "640x400", "-depth", "24", "-localhost", "-nolisten", "tcp", "-desktop", "e2e")
 	waitPort(t, fmt.Sprintf("127.0.0.1:%d", rfbPort))
 	if out, err := exec.Command(xsetroot, "-display", display, "-solid", "#3366cc").CombinedOutput(); err != nil {
 		t.Fatalf("xsetroot: %v %s\n%s", err, out, xlog.String())
 	}
-	keys := &lockedBuffer{}
+	keys := &testutil.Buffer{}
 	startProc(t, keys, xev, "-display", display, "-geometry", "100x100+0+0", "-event", "keyboard")
 
 	addr := startRelay(t, "--web", "/usr/share/novnc", "--token-plugin", "TokenFile",
@@ -84,7 +85,7 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 
 	// Chromium, started here so the test owns its PID, driven over CDP.
 	profile := t.TempDir()
-	blog := &lockedBuffer{}
+	blog := &testutil.Buffer{}
 	startProc(t, blog, browserBin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--no-proxy-server", "--user-data-dir="+profile,
@@ -130,7 +131,7 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 }
 
 // devToolsPort reads the port Chromium chose for --remote-debugging-port=0.
-func devToolsPort(t *testing.T, profile string, log *lockedBuffer) string {
+func devToolsPort(t *testing.T, profile string, log *testutil.Buffer) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
