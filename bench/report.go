@@ -193,6 +193,8 @@ func Chart(path, title string, sums []Summary, keys []string) error {
 	}
 	p.Legend.Top = true
 	p.NominalX(names...)
+	p.Y.Min = 0
+	p.Y.Max *= 1.4 // head room for the legend above the tallest bar
 	return p.Save(vg.Length(140+90*len(names)), 8*vg.Centimeter, path)
 }
 
