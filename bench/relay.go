@@ -60,15 +60,30 @@ type Running struct {
 	PID  int    // process measured; 0 when unknown
 	cmd  *exec.Cmd
 	log  *os.File
+	// exited is closed when the process has been waited for.
+	exited chan struct{}
 }
 
 // StartRelay starts the relay of spec (or attaches to its URL) and waits
-// until it accepts connections.
+// until it accepts connections. A relay that exits before it listens (the
+// free port it was given was taken meanwhile, say) is started again on
+// another port, up to three times.
 func StartRelay(ctx context.Context, spec RelaySpec, tokenFile, target, logPath string) (*Running, error) {
 	if spec.URL != "" {
 		host, path, _ := strings.Cut(strings.TrimPrefix(spec.URL, "ws://"), "/")
 		return &Running{Spec: spec, Addr: host, Path: "/" + path, PID: spec.PID}, nil
 	}
+	var err error
+	for range 3 {
+		var r *Running
+		if r, err = startOnce(ctx, spec, tokenFile, target, logPath); err == nil {
+			return r, nil
+		}
+	}
+	return nil, err
+}
+
+func startOnce(ctx context.Context, spec RelaySpec, tokenFile, target, logPath string) (*Running, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -79,7 +94,7 @@ func StartRelay(ctx context.Context, spec RelaySpec, tokenFile, target, logPath 
 	args := strings.Fields(repl.Replace(spec.Command))
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r := &Running{Spec: spec, Addr: "127.0.0.1:" + strconv.Itoa(port), Path: "/websockify", cmd: cmd}
+	r := &Running{Spec: spec, Addr: "127.0.0.1:" + strconv.Itoa(port), Path: "/websockify", cmd: cmd, exited: make(chan struct{})}
 	if logPath != "" {
 		if r.log, err = os.Create(logPath); err != nil {
 			return nil, err
@@ -91,6 +106,7 @@ func StartRelay(ctx context.Context, spec RelaySpec, tokenFile, target, logPath 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
+	go func() { _ = cmd.Wait(); close(r.exited) }()
 	r.PID = cmd.Process.Pid
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -99,9 +115,15 @@ func StartRelay(ctx context.Context, spec RelaySpec, tokenFile, target, logPath 
 			_ = c.Close()
 			return r, nil
 		}
-		if time.Now().After(deadline) || cmd.ProcessState != nil {
+		select {
+		case <-r.exited:
 			r.Stop()
-			return nil, fmt.Errorf("%s did not start listening on %s", spec.Name, r.Addr)
+			return nil, fmt.Errorf("%s exited before listening on %s (log: %s)", spec.Name, r.Addr, logPath)
+		default:
+		}
+		if time.Now().After(deadline) {
+			r.Stop()
+			return nil, fmt.Errorf("%s did not start listening on %s (log: %s)", spec.Name, r.Addr, logPath)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -114,14 +136,14 @@ func (r *Running) Stop() {
 		return
 	}
 	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = r.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-r.exited:
 	case <-time.After(5 * time.Second):
 		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		<-r.exited
 	}
+	// Children left in the group (websockify forks one per console).
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
 	if r.log != nil {
 		_ = r.log.Close()
 	}
