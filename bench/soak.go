@@ -102,8 +102,11 @@ func Soak(ctx context.Context, spec RelaySpec, o Options, so SoakOptions) (Resul
 					corrupt.Add(1)
 				}
 				roundTrips.Add(1)
-				if time.Since(lastReconnect) > time.Minute && rng.Float64() < so.Reconnect {
-					lastReconnect = time.Now()
+				if time.Since(lastReconnect) < time.Minute {
+					continue
+				}
+				lastReconnect = time.Now() // one draw a minute
+				if rng.Float64() < so.Reconnect {
 					_ = c.Close()
 					nc, err := Dial(ctx, r, Token(i), SourceIP(i), o.Timeout)
 					if err == nil {
