@@ -142,7 +142,7 @@ func (s *session) connect(token string) {
 		s.report(refusal, fmt.Errorf("dial console %s: %w", target, err))
 		return
 	}
-	s.reportTarget(target)
+	s.dialed = target // read by openConsole, which the enrollment below runs after
 	ch, err := s.browser.EventLoop().Enroll(gnet.NewContext(context.Background(), s), nc)
 	if err == nil {
 		res := <-ch
@@ -157,17 +157,6 @@ func (s *session) connect(token string) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// reportTarget hands the resolved target to the loop (for logs) before the
-// console socket opens there.
-func (s *session) reportTarget(t auth.Target) {
-	_ = s.browser.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		if s.state == stateConnecting {
-			s.target = t
-		}
-		return nil
-	}))
 }
 
 // report hands a worker's failure back to the loop, which refuses the request
@@ -198,6 +187,7 @@ func (s *session) openConsole(c gnet.Conn) gnet.Action {
 	s.console = c
 	s.state = stateRelaying
 	s.relayed = true
+	s.target = s.dialed
 	st := &s.srv.stats
 	st.pending.Add(-1)
 	st.consoles.Add(1)

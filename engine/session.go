@@ -33,7 +33,11 @@ type session struct {
 	resp      []byte                     // the 101 response, sent once the console is dialed
 	tokenMask string                     // auth.Mask of the token: the token itself never leaves the worker
 	target    auth.Target
-	webPath   string // static request in flight
+	// dialed is written by the connect worker before it enrolls the console
+	// socket, and read only in openConsole, which the enrollment runs after
+	// (the loop's task queue orders the two).
+	dialed  auth.Target
+	webPath string // static request in flight
 
 	// Browser → console frames, parsed in place.
 	stream wsframe.ClientStream
