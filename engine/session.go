@@ -36,8 +36,7 @@ type session struct {
 	// dialed is written by the connect worker before it enrolls the console
 	// socket, and read only in openConsole, which the enrollment runs after
 	// (the loop's task queue orders the two).
-	dialed  auth.Target
-	webPath string // static request in flight
+	dialed auth.Target
 
 	// Browser → console frames, parsed in place.
 	stream wsframe.ClientStream

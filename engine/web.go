@@ -42,7 +42,6 @@ func (s *session) web(req *wsframe.Request) gnet.Action {
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
 	}
-	s.webPath = clean
 	return s.startJob(func() { s.serveFile(root, clean, dir, head) })
 }
 
