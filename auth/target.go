@@ -6,12 +6,58 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 )
 
-// Target is where a console's bytes go.
+// Target is where a console's bytes go, and what the relay must do with the
+// console before it relays bytes untouched. The zero value of every field
+// after Address means "nothing to do": a websockify target.
 type Target struct {
 	Network string // "tcp" or "unix"
 	Address string // host:port (IPv6 hosts in brackets) or a socket path
+
+	// TunnelPath, when not "", is sent to the console first as
+	// "CONNECT <TunnelPath> HTTP/1.1" and the console must answer 200 before
+	// anything else (Nova's internal_access_path).
+	TunnelPath string
+	// SecurityProxy says whether the relay negotiates the console protocol's
+	// security itself (Nova's RFB security proxy) or passes bytes untouched.
+	SecurityProxy SecurityProxy
+	// Expires is when the token that named this target stops being valid;
+	// the zero time means never. The engine closes a live console at that time
+	// when asked to (Nova's [consoleauth] enforce_session_timeout).
+	Expires time.Time
+	// AccessScheme is "http" or "https" when the console's URL was issued for
+	// that scheme (Nova's access_url_base); with an Origin policy in force the
+	// page's scheme must then match it. "" checks no scheme.
+	AccessScheme string
+	// InstanceUUID names the virtual machine, for logs; "" when unknown.
+	InstanceUUID string
+}
+
+// SecurityProxy is how the relay takes part in a console protocol's
+// security negotiation.
+type SecurityProxy uint8
+
+// Security proxy modes.
+const (
+	// SecurityProxyOff relays bytes untouched from the start (websockify).
+	SecurityProxyOff SecurityProxy = iota
+	// SecurityProxyRFBNone negotiates RFB 3.8 with the console, choosing the
+	// security type None, and offers the browser only None: Nova's novnc proxy
+	// with [vnc] auth_schemes = none.
+	SecurityProxyRFBNone
+)
+
+// String returns the mode's name as logs and metrics show it.
+func (p SecurityProxy) String() string {
+	switch p {
+	case SecurityProxyOff:
+		return "off"
+	case SecurityProxyRFBNone:
+		return "rfb-none"
+	}
+	return "SecurityProxy(" + strconv.Itoa(int(p)) + ")"
 }
 
 func (t Target) String() string {
