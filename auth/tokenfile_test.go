@@ -29,9 +29,9 @@ vm1: 10.0.0.6:5901
 	got := map[string]Target{}
 	errs := ParseTokens(strings.NewReader(in), "t.conf", got)
 	want := map[string]Target{
-		"vm1": {"tcp", "10.0.0.6:5901"}, // a later line wins
-		"vm2": {"tcp", "host.example:5900"},
-		"vm6": {"tcp", "[::1]:5902"},
+		"vm1": {Network: "tcp", Address: "10.0.0.6:5901"}, // a later line wins
+		"vm2": {Network: "tcp", Address: "host.example:5900"},
+		"vm6": {Network: "tcp", Address: "[::1]:5902"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
