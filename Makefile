@@ -23,12 +23,16 @@ build:
 run:
 	$(GO) run ./cmd/vncrelay --demo
 
-# Everything CI runs: lint, unit and engine tests with the race detector,
-# end-to-end tests with real clients (needs `make e2e-deps` once), short fuzzing.
-test: lint unit e2e fuzz-short
+# Everything CI runs: installs what the tests need when it is missing (Debian
+# and npm packages; root or password-less sudo, else it says what to install),
+# then lint, unit and engine tests with the race detector, end-to-end tests
+# with real clients, short fuzzing.
+test: e2e-deps
+	$(MAKE) lint unit e2e fuzz-short
 
+# Every package but the end-to-end tests, which need the built binary's peers.
 unit:
-	$(GO) test -race -count=1 ./wsframe/... ./auth/... ./engine/... ./bench/... ./cmd/...
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:
 	$(GO) test -count=1 -timeout 15m ./test/e2e/...

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian bookworm machine that has Go,
-# gcc, node and npm: the real third-party peers of the end-to-end tests.
+# gcc, node and npm: the real third-party peers and servers of the tests.
+# `make test` runs it first; it does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,14 @@ pkgs=(
   x11-utils                   # xev: sees the key typed in the browser (e2e)
   x11-xserver-utils           # xsetroot: paints the root window (e2e)
   chromium                    # headless browser running noVNC (e2e)
-  websockify                  # the relay vncrelay replaces, for comparisons
+  websockify                  # the relay vncrelay replaces: comparisons, token plugin reference
+  qemu-system-x86             # real VNC and serial consoles (rfb, nova, e2e)
+  mariadb-server              # Nova's database, started privately by the tests (nova)
+  rabbitmq-server             # Nova's message bus, started privately by the tests (nova)
+  python3-oslo.messaging      # the compute stand-in answering validate_console_port (nova)
+  nova-common                 # nova-manage: Nova's schema and tokens made by Nova's code (nova)
+  nova-consoleproxy           # Nova's own proxies: reference and benchmark peer (nova)
+  python3-pymysql             # the driver nova-manage uses for MariaDB (nova)
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -19,10 +27,27 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      SUDO="sudo -n"
+    else
+      echo "The tests need these Debian packages, which are missing:" >&2
+      echo "  ${missing[*]}" >&2
+      echo "Install them as root (apt-get install ${missing[*]}), or run 'make test' as root" >&2
+      echo "or as a user with password-less sudo, then run 'make test' again." >&2
+      exit 1
+    fi
+  fi
+  echo "installing: ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+  # Services the packages start are not used: the tests start private ones.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Node clients (ws, playwright-core) at the versions in the lockfile.
-(cd test/e2e && npm ci --no-audit --no-fund --loglevel=error)
+# Node clients (ws, playwright-core) at the versions in the lockfile, again
+# only when the lockfile changed since the last install.
+lock=test/e2e/package-lock.json
+stamp=test/e2e/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+  (cd test/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi

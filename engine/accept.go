@@ -16,8 +16,10 @@ const (
 )
 
 // busyResponse refuses a connection over the limits before it costs anything.
-var busyResponse = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-	"Connection: close\r\nRetry-After: 1\r\nContent-Length: 20\r\n\r\nrelay at its limits\n")
+// The request is unread, and may be an upgrade, so the answer has no body
+// (see session.refuse).
+var busyResponse = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n" +
+	"Connection: close\r\nRetry-After: 1\r\n" + ReasonHeader + ": relay at its limits\r\n\r\n")
 
 // acceptLoop owns the listening socket. It accepts, applies the connection
 // limits, and hands each socket to the least loaded event loop. gnet never

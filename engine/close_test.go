@@ -42,6 +42,15 @@ func TestCloseCodes(t *testing.T) {
 		{"message over the size limit in fragments", func() []byte {
 			return append(frame(false, wsframe.OpBinary, make([]byte, 40000)), frame(true, wsframe.OpContinuation, make([]byte, 40000))...)
 		}, wsframe.CloseMessageTooBig},
+		{"empty continuation flood", func() []byte {
+			// Issue 7: one open message, then far more empty continuations
+			// than MaxFragments (1024 by default).
+			flood := frame(false, wsframe.OpBinary, []byte("x"))
+			for range 5000 {
+				flood = append(flood, frame(false, wsframe.OpContinuation, nil)...)
+			}
+			return flood
+		}, wsframe.CloseMessageTooBig},
 		{"close with 1-byte payload", func() []byte { return frame(true, wsframe.OpClose, []byte{3}) }, wsframe.CloseProtocolError},
 		{"close code 999", func() []byte { return frame(true, wsframe.OpClose, []byte{0x03, 0xe7}) }, wsframe.CloseProtocolError},
 		{"close code 1005", func() []byte { return frame(true, wsframe.OpClose, []byte{0x03, 0xed}) }, wsframe.CloseProtocolError},
@@ -86,7 +95,7 @@ func TestHTTPRefusals(t *testing.T) {
 		{"two tokens", upgradeRequest("/?token=" + canary + "&token=" + canary), http.StatusBadRequest, ""},
 		{"malformed", "GET /\r\n\r\n", http.StatusBadRequest, ""},
 		{"POST upgrade", strings.Replace(upgradeRequest("/?token="+canary), "GET", "POST", 1), http.StatusMethodNotAllowed, "Allow: GET"},
-		{"version 8", strings.Replace(upgradeRequest("/?token="+canary), "Version: 13", "Version: 8", 1), http.StatusUpgradeRequired, "Sec-WebSocket-Version: 13"},
+		{"version 12", strings.Replace(upgradeRequest("/?token="+canary), "Version: 13", "Version: 12", 1), http.StatusUpgradeRequired, "Sec-WebSocket-Version: 13"},
 		{"missing key", strings.Replace(upgradeRequest("/?token="+canary), "Sec-WebSocket-Key", "X-Key", 1), http.StatusBadRequest, ""},
 		{"headers too large", upgradeRequest("/?token="+canary, "X-Big: "+strings.Repeat("a", 9000)), http.StatusRequestHeaderFieldsTooLarge, ""},
 		{"too many headers", upgradeRequest("/?token="+canary, strings.Repeat("X-A: b\r\n", 100)+"X-A: b"), http.StatusRequestHeaderFieldsTooLarge, ""},
@@ -94,24 +103,36 @@ func TestHTTPRefusals(t *testing.T) {
 		{"plain GET without --web", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusMethodNotAllowed, ""},
 		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", http.StatusBadRequest, ""},
 	}
-	var forbiddenBody string
+	var forbiddenReason string
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := e.dialRaw(tt.req)
 			if w.status != tt.status {
-				t.Fatalf("status %d %q, want %d", w.status, w.body, tt.status)
+				t.Fatalf("status %d %q, want %d", w.status, w.header, tt.status)
 			}
 			if tt.header != "" && !strings.Contains(w.header, tt.header+"\r\n") {
 				t.Fatalf("no %q in %q", tt.header, w.header)
 			}
-			if w.body == "" || strings.Contains(w.body, canary) {
-				t.Fatalf("body %q", w.body)
+			reason := headerValue(w.header, ReasonHeader)
+			// Only a well-formed request without an Upgrade header is known
+			// to be plain HTTP; the rest may be an upgrade.
+			plain := !strings.Contains(tt.req, "Upgrade: websocket") && strings.Contains(tt.req, " HTTP/1.1\r\n")
+			switch {
+			case strings.Contains(w.header+w.body, canary):
+				t.Fatalf("token in the answer: %q %q", w.header, w.body)
+			case plain && w.body == "":
+				t.Fatalf("plain request refused without a reason in the body: %q", w.header)
+			case !plain && (w.body != "" || !strings.Contains(w.header, "Content-Length: 0\r\n")):
+				// Issue 7: a socket client (tempest) would read a body as frames.
+				t.Fatalf("refused upgrade has bytes after its head: %q", w.body)
+			case !plain && reason == "":
+				t.Fatalf("no %s header in %q", ReasonHeader, w.header)
 			}
 			if tt.status == http.StatusForbidden {
-				if forbiddenBody != "" && w.body != forbiddenBody {
-					t.Fatalf("403 bodies differ: %q vs %q", w.body, forbiddenBody)
+				if forbiddenReason != "" && reason != forbiddenReason {
+					t.Fatalf("403 reasons differ: %q vs %q", reason, forbiddenReason)
 				}
-				forbiddenBody = w.body
+				forbiddenReason = reason
 			}
 		})
 	}

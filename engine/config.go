@@ -71,6 +71,12 @@ type Config struct {
 	// MaxMessageSize caps one browser-to-console WebSocket message (all its
 	// fragments); zero means 4 MiB. Over it: close 1009.
 	MaxMessageSize int64
+	// MaxFragments caps the frames of one fragmented browser message; zero
+	// means 1024 (browsers and noVNC never fragment; a client that sends a
+	// 4 MiB message in 4 KiB pieces stays under it). Over it: close 1009.
+	// It bounds what empty continuation frames, which add nothing to the
+	// message size, can cost.
+	MaxFragments int
 	// HighWater is the most bytes buffered for a slow receiver in one direction
 	// of one console before the relay stops reading the sender (TCP then slows
 	// the sender down; nothing is dropped or cut). Reading resumes when the
@@ -104,6 +110,7 @@ const (
 	defaultDrainTimeout     = 10 * time.Second
 	defaultPendingHandshake = 1024
 	defaultMaxMessage       = 4 << 20
+	defaultMaxFragments     = 1024
 	defaultHighWater        = 1 << 20
 	defaultReadBuffer       = 256 << 10
 	defaultMaxWebFile       = 32 << 20
@@ -129,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = defaultMaxMessage
+	}
+	if c.MaxFragments <= 0 {
+		c.MaxFragments = defaultMaxFragments
 	}
 	if c.HighWater <= 0 {
 		c.HighWater = defaultHighWater

@@ -78,6 +78,7 @@ func (s *session) request(head []byte) gnet.Action {
 		return s.refuse(err, ReasonRefused)
 	}
 	if !req.Upgrade {
+		s.plainHTTP = true
 		return s.web(&req)
 	}
 	resp, _, err := wsframe.Upgrade(nil, head)
@@ -206,6 +207,12 @@ func (s *session) openConsole(c gnet.Conn) gnet.Action {
 // refuse answers the request with an HTTP error and closes the browser socket
 // once the answer has been flushed. It returns the action for the browser's
 // own callback.
+//
+// Only a request known to be plain HTTP gets the reason as a body. Anything
+// that is, or may be, an upgrade request gets a head alone, with the reason in
+// the Vncrelay-Reason header: socket clients such as OpenStack tempest's read
+// whatever follows the head as WebSocket frames, and a body would look to
+// them like console data sent after a refusal.
 func (s *session) refuse(err error, why Reason) gnet.Action {
 	var he *wsframe.HTTPError
 	if !errors.As(err, &he) {
@@ -214,9 +221,37 @@ func (s *session) refuse(err error, why Reason) gnet.Action {
 	s.setReason(why)
 	s.srv.stats.refused.Add(1)
 	s.srv.log.Info("request refused", "client", s.client, "status", he.Status, "reason", he.Reason, "token_mask", s.tokenMask)
-	_, _ = s.browser.Write(httpResponse(he.Status, he.Header, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
+	if s.plainHTTP {
+		_, _ = s.browser.Write(httpResponse(he.Status, he.Header, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
+	} else {
+		_, _ = s.browser.Write(refusalHead(he))
+	}
 	return s.endAfterFlush()
 }
+
+// refusalHead is the answer to an upgrade request that is refused: a
+// response head with no body (Content-Length: 0), the reason in a header.
+func refusalHead(he *wsframe.HTTPError) []byte {
+	var b bytes.Buffer
+	b.Grow(192)
+	b.WriteString("HTTP/1.1 ")
+	b.WriteString(strconv.Itoa(he.Status))
+	b.WriteByte(' ')
+	b.WriteString(http.StatusText(he.Status))
+	b.WriteString("\r\nContent-Length: 0\r\nConnection: close\r\nCache-Control: no-store\r\n" + ReasonHeader + ": ")
+	b.WriteString(he.Reason)
+	b.WriteString("\r\n")
+	if he.Header != "" {
+		b.WriteString(he.Header)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// ReasonHeader names the response header that carries the reason for a
+// refused upgrade (whose response has no body; see refuse).
+const ReasonHeader = "Vncrelay-Reason"
 
 // endAfterFlush closes the browser socket once everything written to it has
 // left, within CloseTimeout.

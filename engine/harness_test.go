@@ -197,6 +197,18 @@ func readResponse(t testing.TB, c net.Conn) *wsClient {
 	return w
 }
 
+// headerValue returns the value of the first header line called name in a
+// response head, or "".
+func headerValue(head, name string) string {
+	for _, line := range strings.Split(head, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // dial opens a console with the canary token.
 func (e *env) dial() *wsClient {
 	e.t.Helper()

@@ -30,6 +30,7 @@ type session struct {
 
 	// Handshake.
 	head      *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole
+	plainHTTP bool                       // the request is not an upgrade: refusals may carry a body
 	resp      []byte                     // the 101 response, sent once the console is dialed
 	tokenMask string                     // auth.Mask of the token: the token itself never leaves the worker
 	target    auth.Target
@@ -67,7 +68,7 @@ const (
 
 func newSession(srv *Server, client string) *session {
 	return &session{srv: srv, client: client, opened: time.Now(), idx: -1,
-		stream: wsframe.ClientStream{MaxMessage: srv.cfg.MaxMessageSize}}
+		stream: wsframe.ClientStream{MaxMessage: srv.cfg.MaxMessageSize, MaxFragments: srv.cfg.MaxFragments}}
 }
 
 // tick enforces the session's deadlines; the loop's sweep calls it.

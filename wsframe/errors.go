@@ -46,4 +46,7 @@ var (
 	ErrMessageOpen     = protocolError(CloseProtocolError, "new data frame inside a fragmented message")
 	ErrTextFrame       = protocolError(CloseUnsupportedData, "text frames not supported; use binary")
 	ErrTooBig          = protocolError(CloseMessageTooBig, "message over size limit")
+	// ErrTooManyFragments closes with 1009 too: a message of more frames than
+	// the relay takes is, like one of too many bytes, too big to process.
+	ErrTooManyFragments = protocolError(CloseMessageTooBig, "message in too many fragments")
 )

@@ -86,7 +86,21 @@ func TestUpgrade(t *testing.T) {
 		{"binary offered", base + "Sec-WebSocket-Protocol: base64, binary\r\n\r\n", 0, "binary"},
 		{"only base64 offered", base + "Sec-WebSocket-Protocol: base64\r\n\r\n", http.StatusBadRequest, ""},
 		{"deflate offered", base + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n", 0, ""},
-		{"version 8", strings.Replace(noVNCRequest, "Version: 13", "Version: 8", 1), http.StatusUpgradeRequired, ""},
+		// websockify accepts what gobwas alone would refuse: no Connection
+		// header, a Connection header without "upgrade", hybi versions 7 and 8.
+		{"no Connection header", strings.Replace(noVNCRequest, "Connection: Upgrade\r\n", "", 1), 0, ""},
+		{"Connection: keep-alive", strings.Replace(noVNCRequest, "Connection: Upgrade", "Connection: keep-alive", 1), 0, ""},
+		{"Connection: close", strings.Replace(noVNCRequest, "Connection: Upgrade", "Connection: close", 1), 0, ""},
+		{"version 8", strings.Replace(noVNCRequest, "Version: 13", "Version: 8", 1), 0, ""},
+		{"version 7", strings.Replace(noVNCRequest, "Version: 13", "Version: 7", 1), 0, ""},
+		{"version 8, no Connection", strings.Replace(strings.Replace(noVNCRequest, "Version: 13", "Version: 8", 1), "Connection: Upgrade\r\n", "", 1), 0, ""},
+		{"binary offered, no Connection", strings.Replace(base, "Connection: Upgrade\r\n", "", 1) + "Sec-WebSocket-Protocol: binary\r\n\r\n", 0, "binary"},
+		// ...and like websockify it refuses other versions, a missing version,
+		// and a missing Upgrade header.
+		{"version 12", strings.Replace(noVNCRequest, "Version: 13", "Version: 12", 1), http.StatusUpgradeRequired, ""},
+		{"version 12, no Connection", strings.Replace(strings.Replace(noVNCRequest, "Version: 13", "Version: 12", 1), "Connection: Upgrade\r\n", "", 1), http.StatusUpgradeRequired, ""},
+		{"no version", strings.Replace(noVNCRequest, "Sec-WebSocket-Version: 13\r\n", "", 1), http.StatusBadRequest, ""},
+		{"no Upgrade", strings.Replace(noVNCRequest, "Upgrade: websocket\r\n", "", 1), http.StatusBadRequest, ""},
 		{"POST", strings.Replace(noVNCRequest, "GET", "POST", 1), http.StatusMethodNotAllowed, ""},
 		{"no key", strings.Replace(noVNCRequest, "Sec-WebSocket-Key", "X-Key", 1), http.StatusBadRequest, ""},
 		{"no host", strings.Replace(noVNCRequest, "Host:", "X-Host:", 1), http.StatusBadRequest, ""},

@@ -36,6 +36,11 @@ type Step struct {
 type ClientStream struct {
 	// MaxMessage caps a message (all its fragments); zero means no cap.
 	MaxMessage int64
+	// MaxFragments caps the frames of one fragmented message (the first
+	// frame and its continuations); zero means no cap. Without it a client
+	// could keep a message open for ever with empty continuation frames, which
+	// never count against MaxMessage. Over it: ErrTooManyFragments (1009).
+	MaxFragments int
 	// AllowText accepts text frames (their payloads are not checked for UTF-8).
 	AllowText bool
 
@@ -44,6 +49,7 @@ type ClientStream struct {
 	maskOff     int
 	inMessage   bool
 	messageLen  int64
+	fragments   int // frames of the open message so far
 }
 
 // maxControlFrame is the longest control frame: header and 125-byte payload.
@@ -115,11 +121,15 @@ func (s *ClientStream) startData(h *Header) error {
 		if s.inMessage {
 			return ErrMessageOpen
 		}
-		s.messageLen = 0
+		s.messageLen, s.fragments = 0, 0
 	case OpContinuation:
 		if !s.inMessage {
 			return ErrContinuation
 		}
+	}
+	s.fragments++
+	if s.MaxFragments > 0 && s.fragments > s.MaxFragments {
+		return ErrTooManyFragments
 	}
 	s.messageLen += h.Length
 	if s.MaxMessage > 0 && s.messageLen > s.MaxMessage {

@@ -138,3 +138,52 @@ func FuzzFrameStream(f *testing.F) {
 		}
 	})
 }
+
+// TestClientStreamFragments: a fragmented message may have at most
+// MaxFragments frames, counting its first; empty continuations count too, so
+// a flood of them ends with 1009 instead of holding the message open for ever.
+func TestClientStreamFragments(t *testing.T) {
+	message := func(frames int, payload []byte) []byte {
+		out := clientFrame(frames == 1, OpBinary, payload)
+		for i := 2; i <= frames; i++ {
+			out = append(out, clientFrame(i == frames, OpContinuation, payload)...)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		err  error
+	}{
+		{"at the cap", message(8, []byte("ab")), nil},
+		{"at the cap, twice", append(message(8, nil), message(8, nil)...), nil},
+		{"one over", message(9, []byte("ab")), ErrTooManyFragments},
+		{"empty continuation flood", append(clientFrame(false, OpBinary, []byte("x")),
+			bytes.Repeat(clientFrame(false, OpContinuation, nil), 1000)...), ErrTooManyFragments},
+		{"control frames between fragments do not count", bytes.Join([][]byte{
+			clientFrame(false, OpBinary, nil), bytes.Repeat(clientFrame(true, OpPing, nil), 20),
+			clientFrame(true, OpContinuation, nil)}, nil), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ClientStream{MaxFragments: 8}
+			buf := tt.in
+			for len(buf) > 0 {
+				step, err := s.Next(buf)
+				if err != nil {
+					if !errors.Is(err, tt.err) {
+						t.Fatalf("err %v, want %v", err, tt.err)
+					}
+					return
+				}
+				if step.Kind == StepMore {
+					t.Fatalf("stuck with %d bytes left", len(buf))
+				}
+				buf = buf[step.N:]
+			}
+			if tt.err != nil {
+				t.Fatalf("no error, want %v", tt.err)
+			}
+		})
+	}
+}

@@ -30,7 +30,66 @@ var (
 // "binary" is refused, since a browser fails a handshake that names a protocol
 // it did not offer and also one that names none when it offered some.
 // Extensions (permessage-deflate) are always declined.
+//
+// Like websockify, Upgrade does not insist on RFC 6455's "Connection: Upgrade"
+// header and accepts the hybi drafts' versions 7 and 8 (whose handshake and
+// framing are version 13's): such a request is checked again as if it said
+// "Connection: Upgrade" and version 13. Everything else RFC 6455 requires of
+// the request (GET, HTTP/1.1, Host, a 16-byte key) is still required: the
+// Origin policy and --host-token read Host, and a key that is not a nonce is a
+// client that is not speaking WebSocket.
 func Upgrade(dst, head []byte) (resp []byte, protocol string, err error) {
+	resp, protocol, err = upgrade(dst, head)
+	if err == nil || !(errors.Is(err, ws.ErrHandshakeBadConnection) || errors.Is(err, ws.ErrHandshakeUpgradeRequired)) {
+		return resp, protocol, mapUpgradeError(err)
+	}
+	if lenient := websockifyHead(head); lenient != nil {
+		resp, protocol, err = upgrade(dst, lenient)
+	}
+	return resp, protocol, mapUpgradeError(err)
+}
+
+// websockifyHead rewrites a request head that websockify accepts but gobwas
+// refuses into one gobwas accepts: its Connection header lines replaced by
+// "Connection: Upgrade", a Sec-WebSocket-Version of 7 or 8 by 13. It returns
+// nil when the rewrite would change nothing that gobwas refused. Only the
+// rare request from an old or hand-written client pays for this copy.
+func websockifyHead(head []byte) []byte {
+	out := make([]byte, 0, len(head)+24)
+	changed := false
+	rest := head
+	for len(rest) > 0 {
+		line, tail, ok := bytes.Cut(rest, []byte("\r\n"))
+		if !ok {
+			return nil
+		}
+		rest = tail
+		if len(line) == 0 {
+			break
+		}
+		name, value, _ := bytes.Cut(line, []byte{':'})
+		switch {
+		case bytes.EqualFold(name, []byte("Connection")):
+			if !hasToken(value, "upgrade") {
+				changed = true
+			}
+			continue
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Version")):
+			if v := bytes.TrimSpace(value); bytes.Equal(v, []byte("7")) || bytes.Equal(v, []byte("8")) {
+				line, changed = []byte("Sec-WebSocket-Version: 13"), true
+			}
+		}
+		out = append(append(out, line...), "\r\n"...)
+	}
+	if !changed && bytes.Contains(bytes.ToLower(head), []byte("\r\nconnection:")) {
+		return nil
+	}
+	out = append(out, "Connection: Upgrade\r\n\r\n"...)
+	return out
+}
+
+// upgrade runs gobwas/ws's upgrader over head.
+func upgrade(dst, head []byte) (resp []byte, protocol string, err error) {
 	var offered, binary bool
 	u := ws.Upgrader{
 		ProtocolCustom: func(v []byte) (string, bool) {
@@ -52,15 +111,20 @@ func Upgrade(dst, head []byte) (resp []byte, protocol string, err error) {
 	}{bytes.NewReader(head), &w})
 	switch {
 	case uerr != nil:
-		return dst, "", mapUpgradeError(uerr)
+		return dst, "", uerr
 	case offered && !binary:
 		return dst, "", ErrNoBinary
 	}
 	return w.buf, hs.Protocol, nil
 }
 
-// mapUpgradeError turns gobwas' refusal into the relay's, with a fixed reason.
+// mapUpgradeError turns gobwas' refusal into the relay's, with a fixed reason;
+// nil and the relay's own refusals pass unchanged.
 func mapUpgradeError(err error) error {
+	var he *HTTPError
+	if err == nil || errors.As(err, &he) {
+		return err
+	}
 	reasons := []struct {
 		err    error
 		reason string

@@ -115,7 +115,7 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		HandshakeTimeout:   o.handshakeTO, ConnectTimeout: o.connectTO, CloseTimeout: o.closeTO,
 		DrainTimeout:   o.drainTO,
 		MaxConnections: o.maxConns, MaxPendingHandshakes: o.maxPending,
-		MaxMessageSize: o.maxMessage, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
+		MaxMessageSize: o.maxMessage, MaxFragments: o.maxFragments, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
 		Logger: log,
 	}
 	if o.checkOrig || len(o.origins) > 0 {

@@ -19,6 +19,7 @@ type options struct {
 	unixTarget string
 	plugin     string
 	source     string
+	targetCfg  string
 	hostToken  bool
 	web        string
 	heartbeat  int
@@ -41,6 +42,7 @@ type options struct {
 	consoleIdleTO  time.Duration
 	pongTO         time.Duration
 	maxMessage     int64
+	maxFragments   int
 	highWater      int
 	loops, workers int
 	readBuffer     int
@@ -57,7 +59,6 @@ var notBuilt = []struct{ name, short, what string }{
 	{"record", "", "session recording"}, {"daemon", "D", "daemon mode (use your service manager)"},
 	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
 	{"inetd", "", "inetd mode"}, {"wrap-mode", "", "wrapping a program"}, {"libserver", "", "the Python library server"},
-	{"target-config", "", "target config files (use --token-plugin TokenFile)"},
 	{"syslog", "", "syslog (log to stderr or --log-file)"}, {"legacy-syslog", "", "syslog"},
 	{"traffic", "", "per-frame traffic printing"},
 }
@@ -75,6 +76,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 
 	fs.StringVar(&o.plugin, "token-plugin", "", "token plugin: TokenFile or ReadOnlyTokenFile (websockify names)")
 	fs.StringVar(&o.source, "token-source", "", "token file or directory for --token-plugin")
+	fs.StringVar(&o.targetCfg, "target-config", "", "websockify's older spelling of --token-plugin TokenFile --token-source `FILE_OR_DIR`")
 	fs.BoolVar(&o.hostToken, "host-token", false, "use the Host header as the token when the request has none")
 	fs.StringVar(&o.web, "web", "", "serve static files (noVNC) from `DIR` on the same port")
 	fs.Bool("file-only", false, "accepted for websockify compatibility: vncrelay never lists directories")
@@ -99,6 +101,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.consoleIdleTO, "console-idle-timeout", 0, "close a console with no traffic for this long (0: never)")
 	fs.DurationVar(&o.pongTO, "pong-timeout", 0, "close a console whose browser does not answer a heartbeat ping in this time (0: 2 × heartbeat)")
 	fs.Int64Var(&o.maxMessage, "max-message-size", 0, "largest browser message in bytes (0: 4 MiB)")
+	fs.IntVar(&o.maxFragments, "max-fragments", 0, "most frames in one fragmented browser message (0: 1024)")
 	fs.IntVar(&o.highWater, "high-water", 0, "bytes buffered per console and direction before the sender is paused (0: 1 MiB)")
 	fs.IntVar(&o.readBuffer, "read-buffer", 0, "largest read from a socket in bytes, per event loop; also the largest frame sent to a browser (0: 256 KiB)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
@@ -120,6 +123,13 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		if fs.Changed(nb.name) {
 			return nil, fmt.Errorf("--%s (%s) is a websockify option vncrelay does not support yet", nb.name, nb.what)
 		}
+	}
+	if o.targetCfg != "" {
+		// websockify turns --target-config into the TokenFile plugin.
+		if o.plugin != "" || o.source != "" {
+			return nil, errors.New("give --target-config or --token-plugin/--token-source, not both")
+		}
+		o.plugin, o.source = "TokenFile", o.targetCfg
 	}
 	if fs.ArgsLenAtDash() >= 0 {
 		return nil, errors.New("wrapping a program (websockify's '-- COMMAND') is not supported")

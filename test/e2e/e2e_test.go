@@ -194,6 +194,16 @@ func runClient(t *testing.T, name string, args ...string) clientResult {
 	return res
 }
 
+// runJSON runs a helper script and decodes its last output line into v; the
+// script's own verdict is for the caller to judge.
+func runJSON(t *testing.T, v any, name string, args ...string) {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if jerr := json.Unmarshal(lastLine(out), v); jerr != nil {
+		t.Fatalf("%s %q: %v; output %q", name, args, err, out)
+	}
+}
+
 func lastLine(b []byte) []byte {
 	b = bytes.TrimSpace(b)
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
