@@ -44,7 +44,7 @@ func TestCloseCodes(t *testing.T) {
 		}, wsframe.CloseMessageTooBig},
 		{"empty continuation flood", func() []byte {
 			// Issue 7: one open message, then far more empty continuations
-			// than MaxFragments (1024 by default).
+			// than MaxFragments (set to 1024 below).
 			flood := frame(false, wsframe.OpBinary, []byte("x"))
 			for range 5000 {
 				flood = append(flood, frame(false, wsframe.OpContinuation, nil)...)
@@ -63,7 +63,7 @@ func TestCloseCodes(t *testing.T) {
 		}, 4000},
 		{"empty close is echoed empty", func() []byte { return frame(true, wsframe.OpClose, nil) }, wsframe.CloseNoStatus},
 	}
-	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.MaxMessageSize = 65536 })
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.MaxMessageSize = 65536; c.MaxFragments = 1024 })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.console.Accepted()

@@ -99,8 +99,7 @@ func (s *session) browserClosed(err error) {
 	}
 	st := &s.srv.stats
 	st.connections.Add(-1)
-	switch prev {
-	case stateHandshake, stateConnecting:
+	if prev.pending() {
 		st.pending.Add(-1)
 	}
 	st.closed[s.reason].Add(1)
@@ -118,6 +117,12 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 		return // a console enrolled for a session that had already ended
 	}
 	s.console = nil
+	if s.state == stateConsoleSetup {
+		s.srv.log.Warn("console closed during its handshake", "client", s.client, "target", s.target.String(),
+			"token_mask", s.tokenMask, "err", err)
+		s.apply(s.refuse(errConsoleGone, ReasonRefused))
+		return
+	}
 	if s.state != stateRelaying {
 		return
 	}

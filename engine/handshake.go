@@ -97,6 +97,9 @@ func (s *session) request(head []byte) gnet.Action {
 		return s.refuse(errForbidden, ReasonRefused)
 	}
 	s.resp = resp
+	if s.srv.cfg.Origins != nil {
+		s.pageScheme = pageSchemeOf(&req)
+	}
 	return s.startJob(func() { s.connect(token) })
 }
 
@@ -129,6 +132,10 @@ func (s *session) connect(token string) {
 			srv.log.Error("token lookup failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
 		}
 		s.report(refusal, nil)
+		return
+	}
+	if !s.pageScheme.allowed(&target) {
+		s.report(errOriginScheme, errors.New("page scheme does not match the console URL's "+target.AccessScheme))
 		return
 	}
 	srv.stats.dials.Add(1)
@@ -179,27 +186,64 @@ func (s *session) report(refusal *wsframe.HTTPError, cause error) {
 	}
 }
 
-// openConsole runs when the dialed console socket joins the loop: the 101 goes
-// out and the relay starts, with any frames the browser sent early.
+// openConsole runs when the dialed console socket joins the loop: the console
+// setup starts when the target asks for one (CONNECT tunnel, RFB security
+// proxy), else the 101 goes out and the relay starts.
 func (s *session) openConsole(c gnet.Conn) gnet.Action {
 	if s.state != stateConnecting {
 		return gnet.Close // the browser left, or the request timed out, meanwhile
 	}
 	s.console = c
+	s.target = s.dialed
+	if needsSetup(&s.target) {
+		s.apply(s.startSetup(c))
+		return gnet.None
+	}
+	s.apply(s.startRelay())
+	return gnet.None
+}
+
+// startRelay sends the 101 (with the RFB security proxy's first message in
+// the same write, when there is one) and starts relaying, with any frames the
+// browser sent early and any console bytes that came with the setup.
+func (s *session) startRelay() gnet.Action {
 	s.state = stateRelaying
 	s.relayed = true
-	s.target = s.dialed
 	st := &s.srv.stats
 	st.pending.Add(-1)
 	st.consoles.Add(1)
 	st.opened.Add(1)
 	s.lastActive, s.lastPing = s.loop.now, s.loop.now
-	_, _ = s.browser.Write(s.resp)
+	if s.target.Expires.IsZero() || !s.srv.cfg.EnforceTokenExpiry {
+		s.expires = 0
+	} else {
+		s.expires = s.target.Expires.UnixNano()
+	}
+	resp := s.resp
 	s.resp = nil
+	if h := s.rfbBrowser; h != nil {
+		// The console waits for ClientInit and has nothing to say until the
+		// browser is through; its reads stay paused so that a console that
+		// speaks anyway cannot fill the relay meanwhile.
+		_ = s.console.PauseRead()
+		// The relay speaks first, as an RFB server does: its ProtocolVersion
+		// rides in the segment that carries the 101.
+		var first [wsframe.MaxHeaderSize + 16]byte
+		out := h.AppendOutput(first[wsframe.MaxHeaderSize:wsframe.MaxHeaderSize])
+		hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, len(out))
+		resp = append(append(resp, s.hdr[:hn]...), out...)
+	}
+	_, _ = s.browser.Write(resp)
+	if s.state == stateClosed {
+		return gnet.None
+	}
 	s.srv.log.Info("console open", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask)
 	_ = s.browser.ResumeRead()
-	if s.browser.InboundBuffered() > 0 {
-		s.apply(s.fromBrowser())
+	if s.console != nil && s.console.InboundBuffered() > 0 && s.rfbBrowser == nil {
+		s.fromConsole(s.console) // console bytes that followed the tunnel's answer
+	}
+	if s.state == stateRelaying && s.browser.InboundBuffered() > 0 {
+		return s.fromBrowser()
 	}
 	return gnet.None
 }
@@ -259,11 +303,11 @@ func (s *session) endAfterFlush() gnet.Action {
 	if s.state == stateClosed {
 		return gnet.None
 	}
-	if s.state == stateHandshake || s.state == stateConnecting {
+	if s.state.pending() {
 		s.srv.stats.pending.Add(-1)
 	}
+	s.state = stateClosing // before the console's OnClose, which runs nested below
 	s.closeConsole()
-	s.state = stateClosing
 	s.peerClosed = true // nothing more to wait for from the browser
 	s.deadline = s.loop.now + int64(s.srv.cfg.CloseTimeout)
 	_ = s.browser.ResumeRead() // see EOF or reset while the answer drains

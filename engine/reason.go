@@ -21,6 +21,7 @@ const (
 	ReasonRefused                 // an HTTP refusal before the upgrade
 	ReasonWeb                     // a static file request was answered
 	ReasonCloseTimeout            // the browser did not take or answer a close frame in time
+	ReasonTokenExpired            // the console's token expired (Config.EnforceTokenExpiry)
 	reasonCount
 )
 
@@ -40,6 +41,7 @@ var reasonNames = [reasonCount]string{
 	ReasonRefused:          "refused",
 	ReasonWeb:              "web",
 	ReasonCloseTimeout:     "close_timeout",
+	ReasonTokenExpired:     "token_expired",
 }
 
 func (r Reason) String() string {

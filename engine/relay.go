@@ -19,7 +19,7 @@ func (s *session) fromBrowser() gnet.Action {
 		act := s.frames()
 		s.afterBrowserInput()
 		return act
-	case stateConnecting:
+	case stateConnecting, stateConsoleSetup:
 		return gnet.None // reads are paused; bytes already read wait in the buffer
 	}
 	_, _ = s.browser.Discard(-1)
@@ -49,7 +49,15 @@ func (s *session) frames() gnet.Action {
 		case wsframe.StepMore:
 			return gnet.None
 		case wsframe.StepData:
-			if s.console != nil && s.state == stateRelaying {
+			if s.rfbBrowser != nil && s.state == stateRelaying {
+				used, act := s.fromBrowserRFB(step.Payload)
+				if act != gnet.None || s.state != stateRelaying {
+					_, _ = c.Discard(step.N)
+					return act
+				}
+				step.Payload = step.Payload[used:]
+			}
+			if s.console != nil && s.state == stateRelaying && len(step.Payload) > 0 {
 				s.bytesIn += int64(step.N)
 				s.lastActive = s.loop.now
 				_, _ = s.console.Write(step.Payload) // a failed write closes the console; OnClose handles it
@@ -185,7 +193,12 @@ func (s *session) flushed() gnet.Action {
 // browser is slower than the console, the console's reads are paused until the
 // browser's buffer drains to half of HighWater.
 func (s *session) fromConsole(c gnet.Conn) gnet.Action {
-	if c != s.console || s.state != stateRelaying {
+	switch {
+	case c == s.console && s.state == stateConsoleSetup:
+		return s.fromConsoleSetup(c)
+	case c == s.console && s.rfbBrowser != nil:
+		return gnet.None // held until the browser's RFB handshake is done
+	case c != s.console || s.state != stateRelaying:
 		_, _ = c.Discard(-1)
 		return gnet.None
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/vncrelay/vncrelay/auth"
+	"github.com/vncrelay/vncrelay/rfb"
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
@@ -38,6 +39,15 @@ type session struct {
 	// socket, and read only in openConsole, which the enrollment runs after
 	// (the loop's task queue orders the two).
 	dialed auth.Target
+
+	// Console setup (Nova): a CONNECT tunnel, the RFB security proxy. The
+	// handshakes are allocated for the sessions that need them and dropped
+	// when done.
+	tunnelPending bool                  // CONNECT sent, its answer not read yet
+	pageScheme    pageScheme            // the page's scheme, for a target's AccessScheme
+	expires       int64                 // unix ns when the token expires (EnforceTokenExpiry); 0 never
+	rfbConsole    *rfb.ConsoleHandshake // before the 101
+	rfbBrowser    *rfb.BrowserHandshake // after the 101, until the browser chose None
 
 	// Browser → console frames, parsed in place.
 	stream wsframe.ClientStream
@@ -85,8 +95,16 @@ func (s *session) tick(now int64) {
 		if now > s.deadline+int64(time.Second) {
 			s.apply(s.refuse(errConnectTimeout, ReasonRefused))
 		}
+	case stateConsoleSetup:
+		if now > s.deadline {
+			s.srv.log.Warn("console handshake timed out", "client", s.client, "target", s.target.String(),
+				"token_mask", s.tokenMask)
+			s.apply(s.refuse(errSetupTimeout, ReasonRefused))
+		}
 	case stateRelaying:
 		switch {
+		case s.expires != 0 && now > s.expires:
+			s.closeWith(wsframe.ClosePolicyViolation, "console token expired", ReasonTokenExpired)
 		case cfg.ConsoleIdleTimeout > 0 && now-s.lastActive > int64(cfg.ConsoleIdleTimeout):
 			s.closeWith(wsframe.CloseNormal, "idle timeout", ReasonIdle)
 		case s.awaitPong && s.pausedByWho&pauseBrowser == 0 && now-s.lastPing > int64(cfg.PongTimeout):
@@ -105,7 +123,7 @@ func (s *session) tick(now int64) {
 // goingAway starts the close of the session for a server shutdown.
 func (s *session) goingAway() {
 	switch s.state {
-	case stateHandshake, stateConnecting:
+	case stateHandshake, stateConnecting, stateConsoleSetup:
 		s.apply(s.refuse(errShuttingDown, ReasonShutdown))
 	case stateRelaying:
 		s.closeWith(wsframe.CloseGoingAway, "relay shutting down", ReasonShutdown)

@@ -9,6 +9,10 @@ const (
 	// stateConnecting: a worker resolves the token and dials the console (or
 	// reads a web file); the browser socket's reads are paused meanwhile.
 	stateConnecting
+	// stateConsoleSetup: the console is dialed and the relay works with it
+	// before the 101: a CONNECT tunnel's answer, the RFB security proxy's
+	// handshake with the console. The browser's reads stay paused.
+	stateConsoleSetup
 	// stateRelaying: the 101 is sent and bytes flow both ways.
 	stateRelaying
 	// stateClosing: a close frame or HTTP refusal is being flushed; the console
@@ -25,6 +29,8 @@ func (s state) String() string {
 		return "handshake"
 	case stateConnecting:
 		return "connecting"
+	case stateConsoleSetup:
+		return "console_setup"
 	case stateRelaying:
 		return "relaying"
 	case stateClosing:
@@ -33,4 +39,10 @@ func (s state) String() string {
 		return "closed"
 	}
 	return "unknown"
+}
+
+// pending reports whether a session in this state counts as a pending
+// handshake (Stats.Pending, Config.MaxPendingHandshakes).
+func (s state) pending() bool {
+	return s == stateHandshake || s == stateConnecting || s == stateConsoleSetup
 }

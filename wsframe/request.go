@@ -64,6 +64,9 @@ type Request struct {
 	Host   []byte
 	Origin []byte
 	Cookie []byte // the first Cookie header
+	// ForwardedProto is the X-Forwarded-Proto header a proxy in front sets
+	// ("https"); nil if absent.
+	ForwardedProto []byte
 	// Upgrade reports an "Upgrade: websocket" header: the request asks for a
 	// WebSocket and goes to Upgrade; without it the request is plain HTTP.
 	Upgrade bool
@@ -114,6 +117,8 @@ func ParseRequest(head []byte) (Request, error) {
 			if r.Cookie == nil {
 				r.Cookie = value
 			}
+		case bytes.EqualFold(name, []byte("X-Forwarded-Proto")):
+			r.ForwardedProto = value
 		case bytes.EqualFold(name, []byte("Upgrade")):
 			r.Upgrade = hasToken(value, "websocket")
 		}

@@ -101,7 +101,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.consoleIdleTO, "console-idle-timeout", 0, "close a console with no traffic for this long (0: never)")
 	fs.DurationVar(&o.pongTO, "pong-timeout", 0, "close a console whose browser does not answer a heartbeat ping in this time (0: 2 × heartbeat)")
 	fs.Int64Var(&o.maxMessage, "max-message-size", 0, "largest browser message in bytes (0: 4 MiB)")
-	fs.IntVar(&o.maxFragments, "max-fragments", 0, "most frames in one fragmented browser message (0: 1024)")
+	fs.IntVar(&o.maxFragments, "max-fragments", 0, "most frames in one fragmented browser message (0: 65536)")
 	fs.IntVar(&o.highWater, "high-water", 0, "bytes buffered per console and direction before the sender is paused (0: 1 MiB)")
 	fs.IntVar(&o.readBuffer, "read-buffer", 0, "largest read from a socket in bytes, per event loop; also the largest frame sent to a browser (0: 256 KiB)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")

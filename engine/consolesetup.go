@@ -1,0 +1,221 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/vncrelay/vncrelay/auth"
+	"github.com/vncrelay/vncrelay/rfb"
+	"github.com/vncrelay/vncrelay/wsframe"
+)
+
+// Refusals of the console setup, before the 101.
+var (
+	errTunnelRefused  = &wsframe.HTTPError{Status: http.StatusBadGateway, Reason: "console tunnel refused"}
+	errTunnelPath     = &wsframe.HTTPError{Status: http.StatusBadGateway, Reason: "console tunnel path invalid"}
+	errConsoleRFB     = &wsframe.HTTPError{Status: http.StatusBadGateway, Reason: "console RFB handshake failed"}
+	errConsoleGone    = &wsframe.HTTPError{Status: http.StatusBadGateway, Reason: "console closed during its handshake"}
+	errSetupTimeout   = &wsframe.HTTPError{Status: http.StatusGatewayTimeout, Reason: "console handshake did not finish in time"}
+	errOriginScheme   = &wsframe.HTTPError{Status: http.StatusForbidden, Reason: "origin scheme does not match the console URL"}
+	maxTunnelResponse = 8 << 10 // bytes of a CONNECT answer's head we read at most
+)
+
+// needsSetup reports whether a target asks for work with the console before
+// the 101: a CONNECT tunnel, an RFB security proxy, or both.
+func needsSetup(t *auth.Target) bool {
+	return t.TunnelPath != "" || t.SecurityProxy != auth.SecurityProxyOff
+}
+
+// startSetup begins the console setup on a freshly enrolled console socket:
+// the CONNECT request goes out, or the RFB handshake waits for the console's
+// first bytes. The connect deadline keeps running: dial and setup share it.
+func (s *session) startSetup(c gnet.Conn) gnet.Action {
+	s.state = stateConsoleSetup
+	if s.target.SecurityProxy == auth.SecurityProxyRFBNone {
+		s.rfbConsole = new(rfb.ConsoleHandshake)
+	}
+	if p := s.target.TunnelPath; p != "" {
+		if !validTunnelPath(p) {
+			return s.refuse(errTunnelPath, ReasonRefused)
+		}
+		s.tunnelPending = true
+		// Nova's form: no Host header, nothing after the blank line.
+		_, _ = c.Write([]byte("CONNECT " + p + " HTTP/1.1\r\n\r\n"))
+	}
+	return gnet.None
+}
+
+// validTunnelPath refuses what could break the CONNECT request line.
+func validTunnelPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return len(p) <= 2048
+}
+
+// fromConsoleSetup takes the console's bytes during the setup: the tunnel's
+// answer, then the RFB handshake. Bytes beyond what the setup reads stay in
+// the console socket's buffer, for the relay once the 101 has gone out.
+func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
+	buf, _ := c.Peek(-1)
+	if s.tunnelPending {
+		end, err := tunnelAnswer(buf)
+		switch {
+		case err != nil:
+			s.srv.log.Warn("console tunnel refused", "client", s.client, "target", s.target.String(),
+				"token_mask", s.tokenMask, "err", err)
+			s.apply(s.refuse(errTunnelRefused, ReasonRefused))
+			return gnet.None
+		case end == 0:
+			return gnet.None
+		}
+		_, _ = c.Discard(end)
+		buf = buf[end:]
+		s.tunnelPending = false
+	}
+	if h := s.rfbConsole; h != nil {
+		n, err := h.Feed(buf)
+		var scratch [64]byte // the relay's answers here are a version line or one byte
+		if out := h.AppendOutput(scratch[:0]); len(out) > 0 && err == nil {
+			_, _ = c.Write(out)
+		}
+		if err != nil {
+			s.srv.log.Warn("console RFB handshake failed", "client", s.client, "target", s.target.String(),
+				"token_mask", s.tokenMask, "err", err)
+			s.apply(s.refuse(errConsoleRFB, ReasonRefused))
+			return gnet.None
+		}
+		_, _ = c.Discard(n)
+		if !h.Done() {
+			return gnet.None
+		}
+		s.rfbConsole = nil
+		s.rfbBrowser = new(rfb.BrowserHandshake)
+	}
+	s.apply(s.startRelay())
+	return gnet.None
+}
+
+// tunnelAnswer reads the console's answer to CONNECT: it returns the length
+// of the response head once it is whole (0 before), or an error when the
+// status is not 200 or the head is malformed or longer than
+// maxTunnelResponse. Nova accepts any status line containing "200"; this
+// wants "HTTP/1.x 200".
+func tunnelAnswer(b []byte) (int, error) {
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		if len(b) > maxTunnelResponse {
+			return 0, errors.New("CONNECT answer head too long")
+		}
+		return 0, nil
+	}
+	if i+4 > maxTunnelResponse {
+		return 0, errors.New("CONNECT answer head too long")
+	}
+	line, _, _ := bytes.Cut(b[:i], []byte("\r\n"))
+	proto, rest, _ := bytes.Cut(line, []byte{' '})
+	code, _, _ := bytes.Cut(rest, []byte{' '})
+	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(proto) != 8 || !bytes.Equal(code, []byte("200")) {
+		return 0, errors.New("CONNECT answered with a status other than 200")
+	}
+	return i + 4, nil
+}
+
+// fromBrowserRFB runs a browser payload through the RFB security proxy until
+// the browser has chosen None; what follows goes to the console. It returns
+// how many bytes of p it used.
+func (s *session) fromBrowserRFB(p []byte) (int, gnet.Action) {
+	h := s.rfbBrowser
+	n, err := h.Feed(p)
+	if out := h.AppendOutput(nil); len(out) > 0 {
+		s.writeBinary(out)
+	}
+	if err != nil {
+		s.rfbBrowser = nil
+		var re *rfb.Error
+		reason := "RFB handshake failed"
+		if errors.As(err, &re) {
+			reason = "RFB: " + re.Code.Reason()
+		}
+		s.srv.log.Info("browser RFB handshake failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
+		s.setReason(ReasonProtocol)
+		return n, s.sendClose(wsframe.AppendClosePayload(nil, wsframe.ClosePolicyViolation, truncateReason(reason)))
+	}
+	if h.Done() {
+		s.rfbBrowser = nil
+		if s.console != nil {
+			_ = s.console.ResumeRead()
+			if s.console.InboundBuffered() > 0 {
+				s.fromConsole(s.console) // the console spoke early; it waited for the proxy
+			}
+		}
+	}
+	return n, gnet.None
+}
+
+// writeBinary sends p to the browser as one binary frame.
+func (s *session) writeBinary(p []byte) {
+	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, len(p))
+	s.iov[0], s.iov[1] = s.hdr[:hn], p
+	_, _ = s.browser.Writev(s.iov[:])
+	s.iov[1] = nil
+}
+
+// truncateReason keeps a close reason within a close frame's 123 bytes.
+func truncateReason(r string) string {
+	if len(r) > 123 {
+		return r[:123]
+	}
+	return r
+}
+
+// pageScheme is the scheme of the page that opened a console, as Nova's
+// Origin check reads it: X-Forwarded-Proto when a proxy in front set it, else
+// the Origin header's scheme. It is kept as a small enum: the session holds
+// it from the request until the worker has resolved the token.
+type pageScheme uint8
+
+// Page schemes.
+const (
+	pageSchemeNone  pageScheme = iota // no Origin header, or no Origin policy: nothing to check
+	pageSchemeHTTP                    // http or ws
+	pageSchemeHTTPS                   // https or wss
+	pageSchemeOther                   // anything else: matches no console URL
+)
+
+// pageSchemeOf reads the page's scheme from a request.
+func pageSchemeOf(req *wsframe.Request) pageScheme {
+	if len(req.Origin) == 0 {
+		return pageSchemeNone
+	}
+	scheme := req.ForwardedProto
+	if len(scheme) == 0 {
+		scheme, _, _ = bytes.Cut(req.Origin, []byte("://"))
+	}
+	return schemeClass(string(scheme))
+}
+
+// schemeClass puts a URL scheme in its class: http and ws are plain, https
+// and wss are TLS (Nova's verify_origin_proto treats them so).
+func schemeClass(scheme string) pageScheme {
+	switch {
+	case strings.EqualFold(scheme, "http"), strings.EqualFold(scheme, "ws"):
+		return pageSchemeHTTP
+	case strings.EqualFold(scheme, "https"), strings.EqualFold(scheme, "wss"):
+		return pageSchemeHTTPS
+	}
+	return pageSchemeOther
+}
+
+// allowed applies Nova's Origin scheme rule to a resolved target: when
+// the console's URL was issued for a scheme, a page of another scheme class
+// may not open it.
+func (p pageScheme) allowed(t *auth.Target) bool {
+	return p == pageSchemeNone || t.AccessScheme == "" || (p != pageSchemeOther && p == schemeClass(t.AccessScheme))
+}
