@@ -114,6 +114,7 @@ var configCases = []struct {
 	{"deployment file", ProxyNoVNC, nil, []string{"--config-file", "testdata/nova.conf"}},
 	{"deployment file, serial proxy", ProxySerial, nil, []string{"--config-file", "testdata/nova.conf"}},
 	{"deployment file, spice proxy", ProxySpiceHTML5, nil, []string{"--config-file", "testdata/nova.conf"}},
+	{"Debian's packaged /etc/nova/nova.conf (nova-common)", ProxyNoVNC, nil, []string{"--config-file", "/etc/nova/nova.conf"}},
 	{"later file wins", ProxyNoVNC, map[string]string{
 		"a.conf": "[vnc]\nnovncproxy_port = 6001\nnovncproxy_host = ::\n[DEFAULT]\nweb = /a\n",
 		"b.conf": "[vnc]\nnovncproxy_port = 6002\n",

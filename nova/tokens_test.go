@@ -271,7 +271,7 @@ func TestTokenStorePortChecker(t *testing.T) {
 func TestTokenStoreFromNovaConf(t *testing.T) {
 	n := novatest.Shared(t)
 	conf := filepath.Join(t.TempDir(), "nova.conf")
-	// "%" in the percent-encoded password is no problem for oslo; "$$" is "$".
+	// The URL's password is percent-encoded: "%" means nothing to oslo.
 	content := "[DEFAULT]\ntransport_url = rabbit://\n[database]\nconnection = " + n.DatabaseURL + "\nconnection_recycle_time = 60\n"
 	if err := os.WriteFile(conf, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
