@@ -22,7 +22,7 @@ var (
 	errConnectTimeout   = &wsframe.HTTPError{Status: http.StatusGatewayTimeout, Reason: "console did not answer in time"}
 	errConsoleRefused   = &wsframe.HTTPError{Status: http.StatusBadGateway, Reason: "console unreachable"}
 	errForbidden        = &wsframe.HTTPError{Status: http.StatusForbidden, Reason: "missing, unknown or expired token"}
-	errStoreDown        = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "token store unavailable"}
+	errStoreDown        = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "token store unavailable", Header: "Retry-After: 2"}
 	errBusy             = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "relay busy, retry"}
 	errShuttingDown     = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "relay shutting down"}
 	errNoWeb            = &wsframe.HTTPError{Status: http.StatusMethodNotAllowed, Reason: "WebSocket upgrade required", Header: "Allow: GET"}

@@ -110,6 +110,11 @@ func ParseRequest(head []byte) (Request, error) {
 		value = bytes.Trim(value, " \t")
 		switch {
 		case bytes.EqualFold(name, []byte("Host")):
+			if r.Host != nil {
+				// RFC 9112 section 3.2: a request with more than one Host is
+				// refused; the Origin policy and --host-token read it.
+				return r, ErrMalformed
+			}
 			r.Host = value
 		case bytes.EqualFold(name, []byte("Origin")):
 			r.Origin = value

@@ -64,6 +64,7 @@ func TestParseRequest(t *testing.T) {
 		{"header without colon", "GET / HTTP/1.1\r\nHost\r\n\r\n"},
 		{"obsolete folding", "GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n"},
 		{"bad method token", "G(T / HTTP/1.1\r\n\r\n"},
+		{"two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nhost: evil\r\n\r\n"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

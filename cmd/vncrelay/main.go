@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -19,10 +20,20 @@ import (
 
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/engine"
+	"github.com/vncrelay/vncrelay/nova"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
+	run := run
+	args := os.Args[1:]
+	// Packagers install vncrelay as nova-novncproxy and its siblings; the
+	// same proxies are also reached as "vncrelay nova novnc ...".
+	if p, ok := nova.ProxyFromProgram(filepath.Base(os.Args[0])); ok {
+		run = func(args []string, stderr io.Writer) error { return runNova(p, args, stderr) }
+	} else if len(args) > 0 && args[0] == "nova" {
+		run, args = runNovaCommand, args[1:]
+	}
+	if err := run(args, os.Stderr); err != nil {
 		if !errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "vncrelay:", err)
 			os.Exit(2)
@@ -69,6 +80,17 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var reload func()
+	if tokens != nil {
+		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
+	}
+	return serve(srv, log, reload)
+}
+
+// serve runs srv until it stops by itself (websockify's --idle-timeout) or
+// a signal stops it: SIGTERM and SIGINT drain, SIGHUP calls reload (when
+// not nil) on a goroutine of its own.
+func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 	ec := srv.Config()
 	log.Info("vncrelay listening", "addr", srv.Addr().String(), "loops", ec.Loops,
 		"max_connections", ec.MaxConnections, "web", ec.WebDir)
@@ -88,8 +110,8 @@ func run(args []string, stderr io.Writer) error {
 			return err
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				if tokens != nil {
-					go func() { _ = tokens.Reload(true) }() // logs its own outcome
+				if reload != nil {
+					go reload()
 				}
 				continue
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/internal/novatest"
 	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
@@ -38,6 +39,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if err := novatest.CloseShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop Nova's database:", err)
+	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }

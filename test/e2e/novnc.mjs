@@ -22,12 +22,16 @@ try {
     () => document.getElementById('status')?.textContent.startsWith('Connected'),
     null, { timeout: 20000 });
   // Wait until the framebuffer has been drawn: the canvas has the server's
-  // size and a non-black pixel somewhere in the middle.
+  // size and a non-black pixel somewhere (a desktop's colour, or the text
+  // a halted QEMU shows).
   await page.waitForFunction(() => {
     const c = document.querySelector('#screen canvas');
     if (!c || c.width < 100) return false;
-    const d = c.getContext('2d').getImageData(c.width / 2, c.height / 2, 1, 1).data;
-    return d[0] + d[1] + d[2] > 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i] + d[i + 1] + d[i + 2] > 0) return true;
+    }
+    return false;
   }, null, { timeout: 20000 });
   const pts = points.map((p) => p.split(',').map(Number));
   const result = await page.evaluate((pts) => {

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/vncrelay/vncrelay/auth"
+	"github.com/vncrelay/vncrelay/engine"
+	"github.com/vncrelay/vncrelay/nova"
+)
+
+// novaCommands maps "vncrelay nova NAME" to Nova's proxies.
+var novaCommands = map[string]nova.Proxy{
+	"novnc":      nova.ProxyNoVNC,
+	"serial":     nova.ProxySerial,
+	"spicehtml5": nova.ProxySpiceHTML5,
+}
+
+// runNovaCommand runs "vncrelay nova novnc|serial|spicehtml5 [Nova's options]".
+func runNovaCommand(args []string, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: vncrelay nova novnc|serial|spicehtml5 --config-file FILE ...")
+	}
+	p, ok := novaCommands[args[0]]
+	if !ok {
+		return fmt.Errorf("vncrelay nova %s: want novnc, serial or spicehtml5", args[0])
+	}
+	return runNova(p, args[1:], stderr)
+}
+
+// runNova runs one of Nova's console proxies from Nova's command line and
+// nova.conf: tokens from Nova's database, each port confirmed with the
+// compute node over RabbitMQ, Nova's Origin rule, and for noVNC the RFB
+// security proxy (docs/NOVA.md).
+func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
+	for _, a := range args {
+		if a == "-h" || a == "--help" {
+			fmt.Fprint(stderr, nova.Usage(p))
+			return nil
+		}
+	}
+	nc, err := nova.Load(nova.LoadOptions{Proxy: p, Args: args})
+	if err != nil {
+		return err
+	}
+	if nc.ShowVersion {
+		fmt.Fprintln(stderr, versionString())
+		return nil
+	}
+	log, closeLog, err := novaLogger(nc, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+
+	cfg, cleanup, err := novaEngineConfig(nc, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	checkLimits(&cfg, log)
+	srv, err := engine.New(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
+		"config_files", nc.ConfigFiles)
+	return serve(srv, log, nil)
+}
+
+// novaEngineConfig turns a loaded nova.conf into the engine's configuration,
+// with the token store and compute check it needs; cleanup releases them.
+func novaEngineConfig(nc *nova.Config, log *slog.Logger) (engine.Config, func(), error) {
+	cfg := engine.Config{
+		Listen:     nc.ListenAddress(),
+		PreferIPv6: nc.Default.SourceIsIPv6,
+		// Nova checks every browser's Origin against the request's Host and
+		// [console] allowed_origins; a copy, so that no request can add to it.
+		Origins:            &auth.OriginPolicy{Allowed: append([]string(nil), nc.Console.AllowedOrigins...)},
+		EnforceTokenExpiry: nc.ConsoleAuth.EnforceSessionTimeout,
+		Logger:             log,
+	}
+	if web := nc.Default.Web; web != "" {
+		// Nova's proxies refuse to start without their pages.
+		if st, err := os.Stat(web); err != nil || !st.IsDir() {
+			return cfg, nil, fmt.Errorf("can not find html/js files at %s ([DEFAULT] web)", web)
+		}
+		cfg.WebDir = web
+	}
+	// The MySQL driver logs broken connections through a logger of its own;
+	// they belong in the relay's log, at warning level.
+	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	var ports nova.PortChecker
+	var compute *nova.ComputeAPI
+	if nc.Default.TransportURL != "" {
+		u, err := nova.ParseTransportURL(nc.Default.TransportURL)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("[DEFAULT] transport_url: %w", err)
+		}
+		compute, err = nova.NewComputeAPI(nova.ComputeAPIConfig{URL: u, VersionCap: nc.UpgradeLevelsCompute, Logger: log})
+		if err != nil {
+			return cfg, nil, err
+		}
+		ports = compute
+	} else {
+		// Nova cannot run without a message bus; vncrelay can, but then the
+		// check that closes CVE-2013-0335 is not made. Say so loudly.
+		log.Warn("no [DEFAULT] transport_url: console ports are not confirmed with the compute nodes")
+	}
+	store, err := nova.NewTokenStore(nova.TokenStoreConfigFrom(nc, ports))
+	if err != nil {
+		if compute != nil {
+			_ = compute.Close()
+		}
+		return cfg, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := store.Ping(ctx); err != nil {
+		// Not fatal: lookups answer 503 until the database is back.
+		log.Warn("nova database not reachable at start; consoles get 503 until it is", "err", err)
+	}
+	cfg.Resolver = store
+	cleanup := func() {
+		_ = store.Close()
+		if compute != nil {
+			_ = compute.Close()
+		}
+	}
+	return cfg, cleanup, nil
+}
+
+// novaLogger builds the logger Nova's logging options ask for: --debug,
+// log_file (under log_dir), use_json. Python logging configuration files,
+// syslog and the journal are refused by nova.Load.
+func novaLogger(nc *nova.Config, stderr io.Writer) (*slog.Logger, func(), error) {
+	o := &options{logFormat: "text", verbose: nc.Log.Debug}
+	if nc.Log.UseJSON {
+		o.logFormat = "json"
+	}
+	if f := nc.Log.LogFile; f != "" {
+		if nc.Log.LogDir != "" && !filepath.IsAbs(f) {
+			f = filepath.Join(nc.Log.LogDir, f)
+		}
+		o.logFile = f
+	}
+	return newLogger(o, stderr)
+}
