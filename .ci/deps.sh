@@ -20,6 +20,7 @@ pkgs=(
   nova-common                 # nova-manage: Nova's schema and tokens made by Nova's code (nova)
   nova-consoleproxy           # Nova's own proxies: reference and benchmark peer (nova)
   python3-pymysql             # the driver nova-manage uses for MariaDB (nova)
+  spice-html5                 # SPICE HTML5 client pages, served by the spicehtml5 proxy (e2e)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -115,7 +115,9 @@ func novaEngineConfig(nc *nova.Config, log *slog.Logger) (engine.Config, func(),
 		// check that closes CVE-2013-0335 is not made. Say so loudly.
 		log.Warn("no [DEFAULT] transport_url: console ports are not confirmed with the compute nodes")
 	}
-	store, err := nova.NewTokenStore(nova.TokenStoreConfigFrom(nc, ports))
+	storeCfg := nova.TokenStoreConfigFrom(nc, ports)
+	storeCfg.Logger = log
+	store, err := nova.NewTokenStore(storeCfg)
 	if err != nil {
 		if compute != nil {
 			_ = compute.Close()

@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if err := stopRabbitMQ(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop RabbitMQ:", err)
+	}
 	if err := novatest.CloseShared(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop Nova's database:", err)
 	}

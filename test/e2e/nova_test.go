@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,9 +32,49 @@ type novaEnv struct {
 	port    int    // its port
 }
 
+// sharedRabbit is the test binary's RabbitMQ node (about 10 s to start):
+// started by the first Nova test, stopped by TestMain.
+var sharedRabbit struct {
+	sync.Mutex
+	r   *novatest.Rabbit
+	dir string
+	err error
+}
+
+func rabbitMQ(t *testing.T) *novatest.Rabbit {
+	t.Helper()
+	sharedRabbit.Lock()
+	defer sharedRabbit.Unlock()
+	if sharedRabbit.r == nil && sharedRabbit.err == nil {
+		sharedRabbit.dir, sharedRabbit.err = os.MkdirTemp("", "vncrelay-e2e-rabbit-")
+		if sharedRabbit.err == nil {
+			sharedRabbit.r, sharedRabbit.err = novatest.NewRabbitMQ(sharedRabbit.dir)
+		}
+	}
+	if sharedRabbit.err != nil {
+		t.Fatalf("start RabbitMQ: %v", sharedRabbit.err)
+	}
+	return sharedRabbit.r
+}
+
+// stopRabbitMQ stops what rabbitMQ started, if anything.
+func stopRabbitMQ() error {
+	sharedRabbit.Lock()
+	defer sharedRabbit.Unlock()
+	var err error
+	if sharedRabbit.r != nil {
+		err = sharedRabbit.r.Stop()
+	}
+	if sharedRabbit.dir != "" {
+		_ = os.RemoveAll(sharedRabbit.dir)
+	}
+	return err
+}
+
 func startNovaEnv(t *testing.T) *novaEnv {
 	t.Helper()
-	e := &novaEnv{nova: novatest.Shared(t), rabbit: novatest.StartRabbitMQ(t)}
+	need(t, "rabbitmq-server")
+	e := &novaEnv{nova: novatest.Shared(t), rabbit: rabbitMQ(t)}
 	e.compute = novatest.StartFakeCompute(t, e.rabbit.URL(), "compute1")
 	e.console = startQEMUVNC(t)
 	_, p, _ := net.SplitHostPort(e.console)
