@@ -381,11 +381,7 @@ func (p *pyProc) waitEvents(kind string, n int, timeout time.Duration) bool {
 	}
 }
 
-func (p *pyProc) stderr() string {
-	p.errBuf.mu.Lock()
-	defer p.errBuf.mu.Unlock()
-	return p.errBuf.w.String()
-}
+func (p *pyProc) stderr() string { return p.errBuf.String() }
 
 // stop sends SIGTERM, waits up to 15 s, then kills the process.
 func (p *pyProc) stop() error {

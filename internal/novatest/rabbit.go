@@ -59,7 +59,7 @@ type Rabbit struct {
 	mu   sync.Mutex
 	proc *exec.Cmd
 	done chan struct{} // closed when proc has exited
-	out  *bytes.Buffer // the start script's stdout/stderr
+	out  *lockedWriter // the start script's stdout/stderr
 }
 
 // StartRabbitMQ starts a private node for t and stops it when t ends. It
@@ -191,8 +191,8 @@ func (r *Rabbit) start() error {
 	cmd := exec.Command(rabbitServer)
 	cmd.Dir = r.dir
 	cmd.Env = r.env
-	out := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: out}, &lockedWriter{w: out}
+	out := &lockedWriter{w: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so Stop can end the script and beam together
 	// if the node does not halt.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -355,4 +355,11 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// String returns what was written so far.
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
