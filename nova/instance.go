@@ -37,11 +37,12 @@ type InstanceInfo struct {
 // lookup (nova/console/websocketproxy.py _check_console_port). port is the
 // decimal port number as text, as Nova sends it.
 //
-// It returns (false, nil) when the compute node says no (the port changed,
-// or the compute node raised an expected exception such as InstanceNotFound
-// or ConsoleTypeInvalid), and an error when it could not get an answer
-// (broker down, timeout): TokenStore then refuses the console with
-// ErrComputeCheck, never lets it through. Implementations are safe for
+// It returns (false, nil) when the compute node says no (the port changed),
+// a *RemoteError when the compute node raised an exception (TokenStore takes
+// InstanceNotFound and ConsoleTypeInvalid as a no, and any other as a
+// failure), and another error when it could not get an answer (broker down,
+// timeout): TokenStore then refuses the console with ErrComputeCheck, never
+// lets it through. Implementations are safe for
 // concurrent use and honour ctx's deadline.
 type PortChecker interface {
 	ValidateConsolePort(ctx context.Context, instance InstanceInfo, port string, consoleType string) (bool, error)

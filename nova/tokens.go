@@ -272,7 +272,13 @@ func (s *TokenStore) checkPort(ctx context.Context, r tokenRow) error {
 		return fmt.Errorf("nova token: instance %s has no compute host: %w", r.instance.UUID, auth.ErrUnknownToken)
 	}
 	ok, err := s.ports.ValidateConsolePort(ctx, r.instance, strconv.Itoa(r.port), r.consoleType)
+	var remote *RemoteError
 	switch {
+	case errors.As(err, &remote) && (remote.Class == "InstanceNotFound" || remote.Class == "ConsoleTypeInvalid"):
+		// The compute node answered: the instance is not its, or it has no
+		// such console. That is a no, not a failure to answer.
+		return fmt.Errorf("nova token: compute %s raised %s for instance %s: %w",
+			r.instance.Host.String, remote.Class, r.instance.UUID, auth.ErrUnknownToken)
 	case err != nil:
 		return fmt.Errorf("%w: instance %s on %s: %w", ErrComputeCheck, r.instance.UUID, r.instance.Host.String, err)
 	case !ok:
