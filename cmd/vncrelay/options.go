@@ -190,6 +190,8 @@ func usage(fs *pflag.FlagSet, w io.Writer) {
   vncrelay [options] [source_addr:]source_port [target_addr:target_port]
   vncrelay [options] --token-plugin TokenFile --token-source FILE_OR_DIR [source_addr:]source_port
   vncrelay --demo
+  vncrelay nova novnc|serial|spicehtml5 --config-file nova.conf [Nova's options]
+  (or run as nova-novncproxy, nova-serialproxy, nova-spicehtml5proxy)
 
 A WebSocket-to-TCP relay for browser consoles (noVNC), compatible with
 websockify's command line. Options:
