@@ -1,11 +1,8 @@
 package auth
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,63 +11,6 @@ import (
 	"sync"
 	"time"
 )
-
-// MaxTokenFileLine is the longest line a token file may have; longer lines are
-// reported and skipped.
-const MaxTokenFileLine = 4096
-
-// ParseTokens reads websockify's token file format: one "token: host:port" per
-// line (the token ends at the first colon followed by white space), blank lines
-// and lines starting with '#' ignored, IPv6 hosts in brackets. A line that does
-// not parse is skipped and reported in errs with its file name and number,
-// never its text (it holds a token). A later line for the same token wins.
-func ParseTokens(r io.Reader, name string, into map[string]Target) (errs []error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 512), MaxTokenFileLine)
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		tok, target, ok := splitTokenLine(line)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s:%d: want \"token: host:port\"", name, lineNo))
-			continue
-		}
-		t, err := ParseHostPort(string(target))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: bad host:port", name, lineNo))
-			continue
-		}
-		into[string(tok)] = t
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: after line %d: %w", name, lineNo, err))
-	}
-	return errs
-}
-
-// splitTokenLine splits "token: target" at the one colon followed by white
-// space, as websockify does; a line with none or several such separators is
-// malformed.
-func splitTokenLine(line []byte) (tok, target []byte, ok bool) {
-	sep := -1
-	for i := 0; i+1 < len(line); i++ {
-		if line[i] == ':' && (line[i+1] == ' ' || line[i+1] == '\t') {
-			if sep >= 0 {
-				return nil, nil, false
-			}
-			sep = i
-		}
-	}
-	if sep <= 0 {
-		return nil, nil, false
-	}
-	tok, target = line[:sep], bytes.TrimSpace(line[sep+1:])
-	return tok, target, len(target) > 0
-}
 
 // TokenFile is websockify's TokenFile and ReadOnlyTokenFile plugins: tokens
 // from a file, or from every regular file in a directory (hidden files, such as
@@ -173,7 +113,7 @@ func (f *TokenFile) reload(force bool) error {
 				"file", name, "tokens", len(f.tokens), "err", err)
 			return fmt.Errorf("read token file: %w", err)
 		}
-		for _, e := range ParseTokens(bytes.NewReader(data), name, tokens) {
+		for _, e := range parseTokenData(data, name, tokens) {
 			f.logger().Warn("token file line skipped", "err", e)
 		}
 	}

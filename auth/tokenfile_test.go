@@ -13,50 +13,6 @@ import (
 	"time"
 )
 
-func TestParseTokens(t *testing.T) {
-	in := `# comment
-vm1: 10.0.0.5:5901
-  vm2: host.example:5900  
-vm6: [::1]:5902
-
-broken line
-vm3:10.0.0.1:5900
-vm4: 10.0.0.1
-vm5: 10.0.0.1:70000
-a: b: c:1
-vm1: 10.0.0.6:5901
-`
-	got := map[string]Target{}
-	errs := ParseTokens(strings.NewReader(in), "t.conf", got)
-	want := map[string]Target{
-		"vm1": {Network: "tcp", Address: "10.0.0.6:5901"}, // a later line wins
-		"vm2": {Network: "tcp", Address: "host.example:5900"},
-		"vm6": {Network: "tcp", Address: "[::1]:5902"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: got %v, want %v", k, got[k], v)
-		}
-	}
-	wantErrLines := []string{"t.conf:6:", "t.conf:7:", "t.conf:8:", "t.conf:9:", "t.conf:10:"}
-	if len(errs) != len(wantErrLines) {
-		t.Fatalf("errors %v", errs)
-	}
-	for i, e := range errs {
-		if !strings.HasPrefix(e.Error(), wantErrLines[i]) {
-			t.Errorf("error %d = %v, want prefix %s", i, e, wantErrLines[i])
-		}
-		for _, secret := range []string{"vm3", "vm4", "vm5", "broken"} {
-			if strings.Contains(e.Error(), secret) {
-				t.Errorf("error %q shows the line's token", e)
-			}
-		}
-	}
-}
-
 func quietLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 func TestTokenFileReload(t *testing.T) {
@@ -135,21 +91,4 @@ func TestTokenFileDirectoryAndReadOnly(t *testing.T) {
 	if tg, err := rw.Resolve(context.Background(), "w"); err != nil || tg.Address != "127.0.0.1:4" {
 		t.Fatalf("w: %v %v", tg, err)
 	}
-}
-
-func FuzzParseTokens(f *testing.F) {
-	f.Add([]byte("a: 127.0.0.1:5900\n# c\nb: [::1]:1\n"))
-	f.Add([]byte("x:: y\n\n\t\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		got := map[string]Target{}
-		_ = ParseTokens(bytes.NewReader(b), "f", got)
-		for tok, tg := range got {
-			if tok == "" || strings.ContainsAny(tok, "\n") {
-				t.Fatalf("token %q", tok)
-			}
-			if _, err := ParseHostPort(tg.Address); err != nil {
-				t.Fatalf("target %q does not parse again: %v", tg.Address, err)
-			}
-		}
-	})
 }
