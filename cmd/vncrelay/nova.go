@@ -27,7 +27,7 @@ var novaCommands = map[string]nova.Proxy{
 // runNovaCommand runs "vncrelay nova novnc|serial|spicehtml5 [Nova's options]".
 func runNovaCommand(args []string, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: vncrelay nova novnc|serial|spicehtml5 --config-file FILE ...")
+		return errors.New("usage: vncrelay nova novnc|serial|spicehtml5 --config-file FILE [Nova options]")
 	}
 	p, ok := novaCommands[args[0]]
 	if !ok {
