@@ -11,6 +11,16 @@ FUZZ_TARGETS := \
 	./wsframe:FuzzParseClosePayload \
 	./wsframe:FuzzFrameStream \
 	./auth:FuzzParseTokens \
+	./auth:FuzzTokenCookie \
+	./auth:FuzzTokenFrom \
+	./rfb:FuzzConsoleHandshake \
+	./rfb:FuzzBrowserHandshake \
+	./engine:FuzzTunnelAnswer \
+	./nova:FuzzParseConfData \
+	./nova:FuzzSubstitute \
+	./nova:FuzzParseDatabaseURL \
+	./nova:FuzzParseTransportURL \
+	./nova:FuzzDecodeReply \
 	./bench/rfb:FuzzServerHandshake
 
 .PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare soak clean
