@@ -31,6 +31,25 @@ type RelaySpec struct {
 	// Raw: the relay is a plain TCP forwarder; clients skip the WebSocket
 	// upgrade and speak RFB directly.
 	Raw bool
+	// Path is the request path clients send before "?token="; empty means
+	// "/websockify" (Nova's proxies take "/", as Nova's console URLs use).
+	Path string
+	// Tokens, when set, makes the tokens of each run instead of the token
+	// file (which is still written, for {tokens}): it is called once the
+	// run's consoles are up, before the relay starts, with the number of
+	// sessions the run opens. See RunTokens.
+	Tokens func(ctx context.Context, cons *Consoles, n int) (RunTokens, error)
+	// Probe, when set, returns figures about the relay's backends (such as
+	// its database and broker connections); the idle scenario adds them to
+	// its metrics at each step, the connect scenario at its end.
+	Probe func(ctx context.Context) map[string]float64
+	// BackendCPU, when set, returns the CPU seconds used so far by the
+	// servers the relay calls per console (database, broker, compute node):
+	// the connect scenario reports their CPU per console beside the relay's.
+	BackendCPU func() float64
+	// Explain, when set, reads the relay's log after a run in which
+	// consoles failed and says why they failed, for the result's Note.
+	Explain func(logPath string) string
 }
 
 // ParseRelaySpec reads "name=command template", "name=ws://..." or
@@ -58,8 +77,11 @@ type Running struct {
 	Addr string // host:port clients connect to
 	Path string // request path for the upgrade, before "?token="
 	PID  int    // process measured; 0 when unknown
-	cmd  *exec.Cmd
-	log  *os.File
+	// LogPath is the file the relay's output goes to ("" when none).
+	LogPath string
+	tokens  []string // from Spec.Tokens; nil means Token(i)
+	cmd     *exec.Cmd
+	log     *os.File
 	// exited is closed when the process has been waited for.
 	exited chan struct{}
 }
@@ -69,6 +91,12 @@ type Running struct {
 // free port it was given was taken meanwhile, say) is started again on
 // another port, up to three times.
 func StartRelay(ctx context.Context, spec RelaySpec, tokenFile, target, logPath string) (*Running, error) {
+	return startRelay(ctx, spec, map[string]string{"tokens": tokenFile, "target": target}, logPath)
+}
+
+// startRelay is StartRelay with the template's placeholders given by name
+// (without braces); {listen}, {port} and {self} are added.
+func startRelay(ctx context.Context, spec RelaySpec, vars map[string]string, logPath string) (*Running, error) {
 	if spec.URL != "" {
 		host, path, _ := strings.Cut(strings.TrimPrefix(spec.URL, "ws://"), "/")
 		return &Running{Spec: spec, Addr: host, Path: "/" + path, PID: spec.PID}, nil
@@ -76,25 +104,31 @@ func StartRelay(ctx context.Context, spec RelaySpec, tokenFile, target, logPath 
 	var err error
 	for range 3 {
 		var r *Running
-		if r, err = startOnce(ctx, spec, tokenFile, target, logPath); err == nil {
+		if r, err = startOnce(ctx, spec, vars, logPath); err == nil {
 			return r, nil
 		}
 	}
 	return nil, err
 }
 
-func startOnce(ctx context.Context, spec RelaySpec, tokenFile, target, logPath string) (*Running, error) {
+func startOnce(ctx context.Context, spec RelaySpec, vars map[string]string, logPath string) (*Running, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	self, _ := os.Executable()
-	repl := strings.NewReplacer("{listen}", "127.0.0.1:"+strconv.Itoa(port), "{port}", strconv.Itoa(port),
-		"{tokens}", tokenFile, "{target}", target, "{self}", self)
-	args := strings.Fields(repl.Replace(spec.Command))
+	pairs := []string{"{listen}", "127.0.0.1:" + strconv.Itoa(port), "{port}", strconv.Itoa(port), "{self}", self}
+	for k, v := range vars {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	args := strings.Fields(strings.NewReplacer(pairs...).Replace(spec.Command))
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r := &Running{Spec: spec, Addr: "127.0.0.1:" + strconv.Itoa(port), Path: "/websockify", cmd: cmd, exited: make(chan struct{})}
+	path := spec.Path
+	if path == "" {
+		path = "/websockify"
+	}
+	r := &Running{Spec: spec, Addr: "127.0.0.1:" + strconv.Itoa(port), Path: path, LogPath: logPath, cmd: cmd, exited: make(chan struct{})}
 	if logPath != "" {
 		if r.log, err = os.Create(logPath); err != nil {
 			return nil, err
@@ -147,6 +181,15 @@ func (r *Running) Stop() {
 	if r.log != nil {
 		_ = r.log.Close()
 	}
+}
+
+// Token returns the token of session i: the run's own (RelaySpec.Tokens,
+// reused in turn past the end), else Token(i) of the token file.
+func (r *Running) Token(i int) string {
+	if len(r.tokens) > 0 {
+		return r.tokens[i%len(r.tokens)]
+	}
+	return Token(i)
 }
 
 // CPU returns the relay's CPU seconds so far (0 when its PID is unknown).

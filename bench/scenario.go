@@ -29,6 +29,10 @@ type Options struct {
 	SlowRate    int           // slowreader: bytes per second the browser reads [10 KiB]
 	Timeout     time.Duration // per-operation timeout [10s]
 	WorkDir     string        // token files and relay logs [a temporary directory]
+	// IdleGiveUp ends the idle scenario at the first step the relay does
+	// not hold in full (it has met a limit; larger steps would only pile
+	// up failures) instead of trying every step.
+	IdleGiveUp bool
 	// ConsoleCommand runs the consoles in a child process (such as
 	// ["vncrelay-bench", "consoles"]); empty runs them in this process.
 	ConsoleCommand []string
@@ -117,11 +121,25 @@ func setup(ctx context.Context, spec RelaySpec, o *Options, mode rfb.Mode, token
 		cons.Close()
 		return nil, nil, err
 	}
-	r, err := StartRelay(ctx, spec, tf, cons.Addr(0), filepath.Join(dir, spec.Name+".log"))
+	vars := map[string]string{"tokens": tf, "target": cons.Addr(0)}
+	var own []string
+	if spec.Tokens != nil {
+		rt, err := spec.Tokens(ctx, cons, tokens)
+		if err != nil {
+			cons.Close()
+			return nil, nil, fmt.Errorf("tokens for %s: %w", spec.Name, err)
+		}
+		own = rt.Tokens
+		for k, v := range rt.Vars {
+			vars[k] = v
+		}
+	}
+	r, err := startRelay(ctx, spec, vars, filepath.Join(dir, spec.Name+".log"))
 	if err != nil {
 		cons.Close()
 		return nil, nil, err
 	}
+	r.tokens = own
 	return cons, r, nil
 }
 
@@ -283,6 +301,7 @@ func Connect(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 	defer r.Stop()
 	var errs, opened atomic.Int64
 	var next atomic.Int64
+	backend0 := backendCPU(spec)
 	cpu0, t0 := r.CPU(), time.Now()
 	var wg sync.WaitGroup
 	for range o.Concurrency {
@@ -294,7 +313,7 @@ func Connect(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 				if i >= o.Connects || ctx.Err() != nil {
 					return
 				}
-				c, err := Dial(ctx, r, Token(i), SourceIP(i), o.Timeout)
+				c, err := Dial(ctx, r, r.Token(i), SourceIP(i), o.Timeout)
 				if err == nil {
 					err = c.Handshake(o.Timeout)
 					_ = c.Close()
@@ -313,11 +332,20 @@ func Connect(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 	secs := time.Since(t0).Seconds()
 	time.Sleep(500 * time.Millisecond) // let the relay finish closing
 	cpu := r.CPU() - cpu0
+	backend := backendCPU(spec) - backend0
 	m := map[string]float64{"opened": float64(opened.Load()), "consoles_per_s": float64(opened.Load()) / secs}
 	if r.PID != 0 && opened.Load() > 0 {
 		m["cpu_ms_per_console"] = 1000 * cpu / float64(opened.Load())
 	}
-	return Result{Scenario: "connect", Relay: spec.Name, Metrics: m, Errors: errs.Load()}, nil
+	if spec.BackendCPU != nil && opened.Load() > 0 {
+		m["backend_cpu_ms_per_console"] = 1000 * backend / float64(opened.Load())
+	}
+	probe(ctx, spec, m, "")
+	res := Result{Scenario: "connect", Relay: spec.Name, Metrics: m, Errors: errs.Load()}
+	if res.Errors > 0 && spec.Explain != nil {
+		res.Note = spec.Explain(r.LogPath)
+	}
+	return res, nil
 }
 
 // Idle: hold IdleSteps consoles open and measure the relay's memory per
@@ -366,6 +394,11 @@ func Idle(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 			m[fmt.Sprintf("rss_kib_per_console_%d", n)] = float64(mem.RSS-base.RSS) / 1024 / float64(k)
 		}
 		m[fmt.Sprintf("fds_%d", n)] = float64(FDCount(r.PID))
+		probe(ctx, spec, m, fmt.Sprintf("_%d", n))
+		if o.IdleGiveUp && k < n {
+			o.Progress(fmt.Sprintf("%s held %d of %d: larger steps skipped", spec.Name, k, n))
+			break
+		}
 	}
 	o.Progress("poking every console")
 	var alive atomic.Int64
@@ -388,7 +421,11 @@ func Idle(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 	wg.Wait()
 	m["held"] = float64(len(clients))
 	m["alive_at_end"] = float64(alive.Load())
-	return Result{Scenario: "idle", Relay: spec.Name, Metrics: m, Errors: errs.Load()}, nil
+	res := Result{Scenario: "idle", Relay: spec.Name, Metrics: m, Errors: errs.Load()}
+	if (res.Errors > 0 || alive.Load() < int64(len(clients))) && spec.Explain != nil {
+		res.Note = spec.Explain(r.LogPath)
+	}
+	return res, nil
 }
 
 // openSessionsRange opens the sessions with indexes from..to-1 (each index
@@ -407,7 +444,7 @@ func openSessionsRange(ctx context.Context, r *Running, from, to, concurrency in
 				if i >= to || ctx.Err() != nil {
 					return
 				}
-				c, err := Dial(ctx, r, Token(i), SourceIP(i), o.Timeout)
+				c, err := Dial(ctx, r, r.Token(i), SourceIP(i), o.Timeout)
 				if err == nil {
 					if err = c.Handshake(o.Timeout); err != nil {
 						_ = c.Close()

@@ -108,7 +108,7 @@ func Soak(ctx context.Context, spec RelaySpec, o Options, so SoakOptions) (Resul
 				lastReconnect = time.Now() // one draw a minute
 				if rng.Float64() < so.Reconnect {
 					_ = c.Close()
-					nc, err := Dial(ctx, r, Token(i), SourceIP(i), o.Timeout)
+					nc, err := Dial(ctx, r, r.Token(i), SourceIP(i), o.Timeout)
 					if err == nil {
 						if err = nc.Handshake(o.Timeout); err != nil {
 							_ = nc.Close()

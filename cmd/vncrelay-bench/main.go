@@ -5,6 +5,7 @@
 //
 //	vncrelay-bench --relay vncrelay --relay websockify --relay forwarder
 //	vncrelay-bench --relay 'mine=/opt/relay --listen {listen} --tokens {tokens}'
+//	vncrelay-bench --relay vncrelay-nova --relay nova-novncproxy --scenario connect,idle
 //	vncrelay-bench forwarder --listen 127.0.0.1:7000 --target 127.0.0.1:5900
 //
 // See docs/BENCHMARKS.md.
@@ -34,6 +35,10 @@ var presets = map[string]string{
 	"websockify":    "websockify --token-plugin TokenFile --token-source {tokens} {listen}",
 	"websockify-js": "node {peers}/node_modules/websockify/websockify.js {listen} {target}",
 	"forwarder":     "raw:{self} forwarder --listen {listen} --target {target}",
+	// Nova's proxy and vncrelay's Nova mode, against a Nova control plane
+	// the harness starts (bench.NovaPlane): any template naming {novaconf}.
+	"nova-novncproxy": bench.NovaNoVNCProxyCommand,
+	"vncrelay-nova":   bench.VncrelayNovaCommand,
 }
 
 func main() {
@@ -88,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var relays []string
 	fs.StringArrayVar(&relays, "relay", nil, "relay to measure: a preset ("+presetNames()+
-		"), NAME=COMMAND TEMPLATE ({listen} {port} {tokens} {target}), NAME=raw:COMMAND for a plain TCP relay, or NAME=ws://HOST:PORT/PATH; repeat to compare")
+		"), NAME=COMMAND TEMPLATE ({listen} {port} {tokens} {target}; {novaconf} runs it against a Nova control plane), NAME=raw:COMMAND for a plain TCP relay, or NAME=ws://HOST:PORT/PATH; repeat to compare")
 	scenarios := fs.String("scenario", "throughput,latency,connect", "scenarios, comma-separated: "+strings.Join(bench.ScenarioNames, ",")+", soak")
 	runs := fs.Int("runs", 3, "runs of each scenario per relay (medians reported)")
 	var o bench.Options
@@ -101,6 +106,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idleSteps := fs.String("idle-steps", "1000,5000", "console counts to measure memory at (idle)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-operation timeout (dial, handshake, read)")
 	fs.IntVar(&o.SlowRate, "slow-rate", 10<<10, "bytes per second the slow browser reads (slowreader)")
+	fs.BoolVar(&o.IdleGiveUp, "idle-give-up", false, "idle: stop at the first step a relay does not hold in full")
+	var no bench.NovaOptions
+	fs.IntVar(&no.DBMaxConnections, "nova-db-max-connections", bench.MariaDBDefaultMaxConnections,
+		"MariaDB max_connections of the Nova control plane (151 is MariaDB's default)")
 	jsonOut := fs.String("json", "", "write results as JSON lines to FILE (- for stdout)")
 	chartDir := fs.String("chart-dir", "", "write an SVG chart per scenario into DIR")
 	vncrelayBin := fs.String("vncrelay-bin", "bin/vncrelay", "vncrelay binary for the vncrelay preset")
@@ -126,6 +135,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	o.Progress = progress(stderr)
+	if plane, err := novaPlane(specs, no, o.Progress, stderr); err != nil {
+		return err
+	} else if plane != nil {
+		defer plane.Close()
+	}
 	work, err := os.MkdirTemp("", "vncrelay-bench-")
 	if err != nil {
 		return err
@@ -135,7 +150,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if self, err := os.Executable(); err == nil {
 		o.ConsoleCommand = []string{self, "consoles"}
 	}
-	o.Progress = progress(stderr)
 	nofile := bench.RaiseNoFile()
 	fmt.Fprintf(stderr, "vncrelay-bench: %d relays, scenarios %s, %d runs, nofile %d\n", len(specs), *scenarios, *runs, nofile)
 
@@ -170,6 +184,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o.Progress("")
 	sums := bench.Summarize(results)
 	bench.WriteTable(stdout, sums)
+	for _, r := range results {
+		if r.Note != "" {
+			fmt.Fprintf(stdout, "note: %s %s run %d: %s\n", r.Scenario, r.Relay, r.Run, r.Note)
+		}
+	}
 	if *jsonOut != "" {
 		if err := writeJSON(*jsonOut, stdout, results); err != nil {
 			return err
@@ -184,7 +203,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func presetNames() string {
-	return "vncrelay, websockify, websockify-js, forwarder"
+	return "vncrelay, websockify, websockify-js, forwarder, vncrelay-nova, nova-novncproxy"
+}
+
+// novaPlane starts a Nova control plane when a relay's command names
+// {novaconf}, and points those relays at it; nil when none does.
+func novaPlane(specs []bench.RelaySpec, o bench.NovaOptions, progress func(string), stderr io.Writer) (*bench.NovaPlane, error) {
+	var nova []int
+	for i, s := range specs {
+		if strings.Contains(s.Command, "{novaconf}") {
+			nova = append(nova, i)
+		}
+	}
+	if len(nova) == 0 {
+		return nil, nil
+	}
+	o.Progress = progress
+	begin := time.Now()
+	plane, err := bench.StartNovaPlane(o)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "vncrelay-bench: Nova control plane up in %v (MariaDB max_connections %d)\n",
+		time.Since(begin).Round(time.Second), o.DBMaxConnections)
+	for _, i := range nova {
+		s := plane.Spec(specs[i].Name, specs[i].Command)
+		s.Raw = specs[i].Raw
+		specs[i] = s
+	}
+	return plane, nil
 }
 
 func parseRelays(relays []string, vncrelayBin, peers string, pid int) ([]bench.RelaySpec, error) {
