@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -12,70 +11,9 @@ import (
 
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/internal/testutil"
 	"github.com/vncrelay/vncrelay/wsframe"
 )
-
-// tunnelConsole is a console behind an HTTP CONNECT front, as Nova's
-// internal_access_path targets are: it reads the CONNECT request head, checks
-// its path, and answers with answer; on a 200 it relays to upstream, and the
-// upstream's first bytes ride in the same write as the answer.
-func tunnelConsole(t *testing.T, path, answer, upstream string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveTunnel(c, path, answer, upstream)
-		}
-	}()
-	return ln.Addr().String()
-}
-
-func serveTunnel(c net.Conn, path, answer, upstream string) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
-	line, err := br.ReadString('\n')
-	if err != nil || line != "CONNECT "+path+" HTTP/1.1\r\n" {
-		_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\n")
-		return
-	}
-	if blank, _ := br.ReadString('\n'); blank != "\r\n" {
-		return
-	}
-	if !strings.Contains(answer, " 200 ") {
-		_, _ = io.WriteString(c, answer)
-		return
-	}
-	up, err := net.Dial("tcp", upstream)
-	if err != nil {
-		return
-	}
-	defer up.Close()
-	first := make([]byte, 12) // the console's ProtocolVersion, sent with the answer
-	if _, err := io.ReadFull(up, first); err != nil {
-		return
-	}
-	if _, err := c.Write(append([]byte(answer), first...)); err != nil {
-		return
-	}
-	_ = c.SetDeadline(time.Time{})
-	// Plain copies: io.Copy between TCP sockets would splice through pipes
-	// that Go's runtime pools and keeps, which the relay's descriptor check
-	// would count.
-	go func() {
-		_, _ = io.Copy(struct{ io.Writer }{up}, struct{ io.Reader }{br})
-		_ = up.Close() // the relay left: so does the console connection
-	}()
-	_, _ = io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{up})
-}
 
 // scriptedConsole accepts one connection at a time, writes say, and keeps
 // the connection open until the peer closes it (or closes at once, with
@@ -125,14 +63,14 @@ func TestConsoleSetup(t *testing.T) {
 			return auth.Target{Network: "tcp", Address: console.Addr(), SecurityProxy: auth.SecurityProxyRFBNone}
 		}, 101},
 		{"tunnel, console bytes in the answer's segment", func(t *testing.T) auth.Target {
-			return auth.Target{Network: "tcp", Address: tunnelConsole(t, "/vm/1", ok200, console.Addr()), TunnelPath: "/vm/1"}
+			return auth.Target{Network: "tcp", Address: testutil.ConnectFront(t, "/vm/1", ok200, console.Addr()), TunnelPath: "/vm/1"}
 		}, 101},
 		{"tunnel, then security proxy", func(t *testing.T) auth.Target {
-			return auth.Target{Network: "tcp", Address: tunnelConsole(t, "/vm/2?x=1", "HTTP/1.0 200 Connection established\r\nX-A: b\r\n\r\n", console.Addr()),
+			return auth.Target{Network: "tcp", Address: testutil.ConnectFront(t, "/vm/2?x=1", "HTTP/1.0 200 Connection established\r\nX-A: b\r\n\r\n", console.Addr()),
 				TunnelPath: "/vm/2?x=1", SecurityProxy: auth.SecurityProxyRFBNone}
 		}, 101},
 		{"tunnel refused", func(t *testing.T) auth.Target {
-			return auth.Target{Network: "tcp", Address: tunnelConsole(t, "/vm/3", "HTTP/1.1 403 Forbidden\r\n\r\n", ""), TunnelPath: "/vm/3"}
+			return auth.Target{Network: "tcp", Address: testutil.ConnectFront(t, "/vm/3", "HTTP/1.1 403 Forbidden\r\n\r\n", ""), TunnelPath: "/vm/3"}
 		}, http.StatusBadGateway},
 		{"tunnel answers 2000", func(t *testing.T) auth.Target {
 			return auth.Target{Network: "tcp", Address: scriptedConsole(t, "HTTP/1.1 2000 OK\r\n\r\n", false), TunnelPath: "/p"}

@@ -105,6 +105,15 @@ func startRelayCmd(t *testing.T, args ...string) (string, *relayProc) {
 func startRelayLogged(t *testing.T, wrapper []string, args ...string) (string, *relayProc, *testutil.Buffer) {
 	t.Helper()
 	argv := append(append(append([]string(nil), wrapper...), relayBin), append(args, "127.0.0.1:0")...)
+	return startListening(t, argv, func() []string { return []string{canary} })
+}
+
+// startListening runs argv (the relay binary, under whatever name or
+// wrapper), waits for its "vncrelay listening" line and returns the address.
+// At cleanup it sends SIGINT, waits for a clean exit, and checks that none of
+// the secrets (asked for then: tests make tokens as they go) reached the log.
+func startListening(t *testing.T, argv []string, secrets func() []string) (string, *relayProc, *testutil.Buffer) {
+	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	logs := &testutil.Buffer{}
 	pr, pw := io.Pipe()
@@ -130,23 +139,27 @@ func startRelayLogged(t *testing.T, wrapper []string, args ...string) (string, *
 		_ = cmd.Process.Signal(os.Interrupt) // fails harmlessly if a test already stopped it
 		if err, ok := proc.wait(15 * time.Second); !ok {
 			_ = cmd.Process.Kill()
-			t.Errorf("relay did not exit on SIGINT")
+			t.Errorf("%s did not exit on SIGINT", filepath.Base(argv[0]))
 		} else if err != nil {
-			t.Errorf("relay exit: %v", err)
+			t.Errorf("%s exit: %v", filepath.Base(argv[0]), err)
 		}
 		_ = pw.Close()
-		if strings.Contains(logs.String(), canary) {
-			t.Errorf("token in the relay's log:\n%s", logs.String())
+		for _, secret := range secrets() {
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("a token reached the log:\n%s", logs.String())
+			}
 		}
 		if t.Failed() {
-			t.Logf("relay log:\n%s", logs.String())
+			t.Logf("%s log:\n%s", filepath.Base(argv[0]), logs.String())
 		}
 	})
 	select {
 	case a := <-addr:
 		return a, proc, logs
-	case <-time.After(20 * time.Second):
-		t.Fatalf("relay did not start:\n%s", logs.String())
+	case <-proc.done:
+		t.Fatalf("%s exited: %v\n%s", filepath.Base(argv[0]), proc.err, logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not start:\n%s", filepath.Base(argv[0]), logs.String())
 	}
 	return "", nil, nil
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/vncrelay/vncrelay/internal/novatest"
-	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // startQEMUText starts a halted QEMU whose human monitor listens on a free
@@ -24,11 +23,8 @@ import (
 // sent. It returns the port.
 func startQEMUText(t *testing.T) int {
 	t.Helper()
-	qemu := need(t, "qemu-system-x86_64")
 	port := freePort(t)
-	startProc(t, &testutil.Buffer{}, qemu, "-display", "none", "-nodefaults", "-S", "-machine", "pc", "-m", "16",
-		"-monitor", fmt.Sprintf("tcp:127.0.0.1:%d,server=on,wait=off", port))
-	waitPort(t, fmt.Sprintf("127.0.0.1:%d", port))
+	startQEMU(t, port, "-monitor", fmt.Sprintf("tcp:127.0.0.1:%d,server=on,wait=off", port))
 	return port
 }
 
@@ -36,11 +32,8 @@ func startQEMUText(t *testing.T) int {
 // loopback port and returns the port.
 func startQEMUSpice(t *testing.T) int {
 	t.Helper()
-	qemu := need(t, "qemu-system-x86_64")
 	port := freePort(t)
-	startProc(t, &testutil.Buffer{}, qemu, "-display", "none", "-nodefaults", "-S", "-machine", "pc", "-m", "16",
-		"-vga", "qxl", "-spice", fmt.Sprintf("port=%d,addr=127.0.0.1,disable-ticketing=on", port))
-	waitPort(t, fmt.Sprintf("127.0.0.1:%d", port))
+	startQEMU(t, port, "-vga", "qxl", "-spice", fmt.Sprintf("port=%d,addr=127.0.0.1,disable-ticketing=on", port))
 	return port
 }
 

@@ -151,59 +151,12 @@ lock_path = $state_path/tmp
 // listens. Its log must never hold a token.
 func startNovaProxy(t *testing.T, program string, tokens func() []string, args ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, program)
+	bin := filepath.Join(t.TempDir(), program)
 	if err := os.Symlink(relayBin, bin); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	logs := &testutil.Buffer{}
-	pr, pw := io.Pipe()
-	cmd.Stderr = io.MultiWriter(logs, pw)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s exit: %v", program, err)
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("%s did not exit on SIGINT", program)
-		}
-		_ = pw.Close()
-		for _, tok := range tokens() {
-			if strings.Contains(logs.String(), tok) {
-				t.Errorf("a token reached the log")
-			}
-		}
-		if t.Failed() {
-			t.Logf("%s log:\n%s", program, logs.String())
-		}
-	})
-	select {
-	case a := <-addr:
-		return a
-	case err := <-done:
-		t.Fatalf("%s exited: %v\n%s", program, err, logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start:\n%s", program, logs.String())
-	}
-	return ""
+	addr, _, _ := startListening(t, append([]string{bin}, args...), tokens)
+	return addr
 }
 
 // tempest runs tempest's console client in mode against url and returns its
@@ -392,7 +345,7 @@ func TestNovaNoVNCProxy(t *testing.T) {
 // console's first bytes.
 func TestNovaTunnel(t *testing.T) {
 	e := startNovaEnv(t)
-	front := connectFront(t, "/console/vm-1", e.console)
+	front := testutil.ConnectFront(t, "/console/vm-1", "HTTP/1.1 200 OK\r\n\r\n", e.console)
 	_, fp, _ := net.SplitHostPort(front)
 	fport, _ := strconv.Atoi(fp)
 	var made []string
@@ -408,54 +361,6 @@ func TestNovaTunnel(t *testing.T) {
 	}
 }
 
-// connectFront is an HTTP CONNECT front for one console path, as a
-// hypervisor's console gateway: "200" and the console's first bytes in one
-// write; any other path gets 404.
-func connectFront(t *testing.T, path, console string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				line, _ := br.ReadString('\n')
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
-				if line != "CONNECT "+path+" HTTP/1.1\r\n" {
-					_, _ = io.WriteString(c, "HTTP/1.1 404 Not Found\r\n\r\n")
-					return
-				}
-				up, err := net.Dial("tcp", console)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				first := make([]byte, 12)
-				if _, err := io.ReadFull(up, first); err != nil {
-					return
-				}
-				_, _ = c.Write(append([]byte("HTTP/1.1 200 OK\r\n\r\n"), first...))
-				go func() { _, _ = io.Copy(up, br); _ = up.Close() }()
-				_, _ = io.Copy(c, up)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // TestNovaNoVNCChromium: noVNC's page, served by the proxy from [DEFAULT]
 // web, in headless Chromium, through nova-novncproxy (the vncrelay symlink)
 // to QEMU: it reaches Connected with QEMU's picture on the canvas.
@@ -465,13 +370,7 @@ func TestNovaNoVNCChromium(t *testing.T) {
 	e := startNovaEnv(t)
 	tok := e.token(t, novatest.TokenSpec{}, nil)
 	addr := startNovaProxy(t, "nova-novncproxy", func() []string { return []string{tok} }, "--config-file", e.novaConf(t, freePort(t), ""))
-	profile := t.TempDir()
-	blog := &testutil.Buffer{}
-	startProc(t, blog, browserBin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--no-proxy-server", "--user-data-dir="+profile,
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank")
-	cdpPort := devToolsPort(t, profile, blog)
+	cdpPort, blog := startChromium(t, browserBin)
 	page := fmt.Sprintf("http://%s/vnc_lite.html?path=%s", addr, url.QueryEscape("?token="+tok))
 	cmd := exec.Command(node, "novnc.mjs", "http://127.0.0.1:"+cdpPort, page, "10,10")
 	nodeErr := &testutil.Buffer{}

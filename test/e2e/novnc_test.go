@@ -83,14 +83,7 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 	addr := startRelay(t, "--web", "/usr/share/novnc", "--token-plugin", "TokenFile",
 		"--token-source", tokenFile(t, fmt.Sprintf("127.0.0.1:%d", rfbPort)))
 
-	// Chromium, started here so the test owns its PID, driven over CDP.
-	profile := t.TempDir()
-	blog := &testutil.Buffer{}
-	startProc(t, blog, browserBin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--no-proxy-server", "--user-data-dir="+profile,
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank")
-	cdpPort := devToolsPort(t, profile, blog)
+	cdpPort, blog := startChromium(t, browserBin)
 
 	page := fmt.Sprintf("http://%s/vnc_lite.html?path=%s", addr, "websockify%3Ftoken%3D"+canary)
 	cmd := exec.Command(node, "novnc.mjs", "http://127.0.0.1:"+cdpPort, page, "400,300", "600,380", "50,50")
@@ -128,6 +121,20 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startChromium starts headless Chromium with a fresh profile (the test owns
+// its PID) and returns the port of its DevTools endpoint, for CDP, and its
+// output.
+func startChromium(t *testing.T, browserBin string) (string, *testutil.Buffer) {
+	t.Helper()
+	profile := t.TempDir()
+	blog := &testutil.Buffer{}
+	startProc(t, blog, browserBin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--no-proxy-server", "--user-data-dir="+profile,
+		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank")
+	return devToolsPort(t, profile, blog), blog
 }
 
 // devToolsPort reads the port Chromium chose for --remote-debugging-port=0.
