@@ -21,6 +21,7 @@ pkgs=(
   nova-consoleproxy           # Nova's own proxies: reference and benchmark peer (nova)
   python3-pymysql             # the driver nova-manage uses for MariaDB (nova)
   spice-html5                 # SPICE HTML5 client pages, served by the spicehtml5 proxy (e2e)
+  redis-server                # TokenRedis, started privately by the tests (auth/redis)
 )
 missing=()
 for p in "${pkgs[@]}"; do
