@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -160,15 +159,12 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 	case o.unixTarget != "":
 		cfg.Resolver = auth.Static{Target: auth.Target{Network: "unix", Address: o.unixTarget}}
 	default:
-		plugin := o.plugin[strings.LastIndexByte(o.plugin, '.')+1:] // websockify.token_plugins.TokenFile
-		switch plugin {
-		case "TokenFile", "ReadOnlyTokenFile":
-			tf := &auth.TokenFile{Path: o.source, ReadOnly: plugin == "ReadOnlyTokenFile", Logger: log}
-			cfg.Resolver = tf
-			return cfg, tf, nil
-		default:
-			return cfg, nil, fmt.Errorf("--token-plugin %s is not supported yet (have TokenFile, ReadOnlyTokenFile)", o.plugin)
+		r, tf, err := tokenPlugin(o.plugin, o.source, log) // plugins.go
+		if err != nil {
+			return cfg, nil, err
 		}
+		cfg.Resolver = r
+		return cfg, tf, nil
 	}
 	return cfg, nil, nil
 }
