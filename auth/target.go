@@ -102,3 +102,15 @@ type Static struct{ Target Target }
 
 // Resolve returns s.Target.
 func (s Static) Resolve(context.Context, string) (Target, error) { return s.Target, nil }
+
+// TokenOptional reports that Static needs no token: websockify's
+// fixed-target mode opens a console for any request, with or without one.
+func (Static) TokenOptional() bool { return true }
+
+// TokenOptional reports whether r routes requests that carry no token: a
+// Resolver that implements TokenOptional() bool and returns true. The engine
+// refuses a request without a token before any lookup unless it does.
+func TokenOptional(r Resolver) bool {
+	o, ok := r.(interface{ TokenOptional() bool })
+	return ok && o.TokenOptional()
+}

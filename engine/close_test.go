@@ -125,7 +125,7 @@ func TestHTTPRefusals(t *testing.T) {
 			case !plain && (w.body != "" || !strings.Contains(w.header, "Content-Length: 0\r\n")):
 				// Issue 7: a socket client (tempest) would read a body as frames.
 				t.Fatalf("refused upgrade has bytes after its head: %q", w.body)
-			case !plain && reason == "":
+			case reason == "":
 				t.Fatalf("no %s header in %q", ReasonHeader, w.header)
 			}
 			if tt.status == http.StatusForbidden {

@@ -291,3 +291,21 @@ func FuzzTunnelAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestFixedTargetNeedsNoToken: websockify's fixed-target mode (auth.Static)
+// opens a console for any path, with or without a token, as noVNC's default
+// path "websockify" carries none.
+func TestFixedTargetNeedsNoToken(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, nil)
+	e2 := newEnv(t, rfb.ModeEcho, func(c *Config) {
+		c.Resolver = auth.Static{Target: auth.Target{Network: "tcp", Address: e.console.Addr()}}
+	})
+	for _, path := range []string{"/websockify", "/", "/websockify?foo=bar", "/?token=anything"} {
+		w := e2.dialRaw(upgradeRequest(path))
+		if w.status != 101 {
+			t.Fatalf("%s: status %d %q", path, w.status, w.header)
+		}
+		w.rfbHandshake()
+		_ = w.c.Close()
+	}
+}

@@ -93,7 +93,7 @@ func (s *session) request(head []byte) gnet.Action {
 		return s.refuse(err, ReasonRefused)
 	}
 	s.tokenMask = auth.Mask(token)
-	if token == "" {
+	if token == "" && !auth.TokenOptional(s.srv.cfg.Resolver) {
 		return s.refuse(errForbidden, ReasonRefused)
 	}
 	s.resp = resp
@@ -266,7 +266,11 @@ func (s *session) refuse(err error, why Reason) gnet.Action {
 	s.srv.stats.refused.Add(1)
 	s.srv.log.Info("request refused", "client", s.client, "status", he.Status, "reason", he.Reason, "token_mask", s.tokenMask)
 	if s.plainHTTP {
-		_, _ = s.browser.Write(httpResponse(he.Status, he.Header, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
+		extra := ReasonHeader + ": " + he.Reason
+		if he.Header != "" {
+			extra = he.Header + "\r\n" + extra
+		}
+		_, _ = s.browser.Write(httpResponse(he.Status, extra, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
 	} else {
 		_, _ = s.browser.Write(refusalHead(he))
 	}

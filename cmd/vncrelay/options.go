@@ -77,7 +77,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.plugin, "token-plugin", "", "token plugin: TokenFile or ReadOnlyTokenFile (websockify names)")
 	fs.StringVar(&o.source, "token-source", "", "token file or directory for --token-plugin")
 	fs.StringVar(&o.targetCfg, "target-config", "", "websockify's older spelling of --token-plugin TokenFile --token-source `FILE_OR_DIR`")
-	fs.BoolVar(&o.hostToken, "host-token", false, "use the Host header as the token when the request has none")
+	fs.BoolVar(&o.hostToken, "host-token", false, "take the token from the Host header, less its port (the query and cookies are then not read)")
 	fs.StringVar(&o.web, "web", "", "serve static files (noVNC) from `DIR` on the same port")
 	fs.Bool("file-only", false, "accepted for websockify compatibility: vncrelay never lists directories")
 	fs.IntVar(&o.heartbeat, "heartbeat", 0, "send a ping to each browser every `SECS` seconds (0: never)")

@@ -217,3 +217,13 @@ func TestTokenWrittenJustBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestFixedTargetNoToken: `vncrelay 6080 host:port`, as websockify, relays
+// noVNC's default path, which carries no token.
+func TestFixedTargetNoToken(t *testing.T) {
+	argv := []string{relayBin, "127.0.0.1:0", consoleOn(t, "127.0.0.1")}
+	addr, _, _ := startListening(t, argv, func() []string { return []string{canary} })
+	if s, head := rawStatus(t, addr, upgradeReq("/websockify", "127.0.0.1")); s != 101 {
+		t.Fatalf("status %d %q", s, head)
+	}
+}
