@@ -5,7 +5,8 @@ and writes a JSON object {"version": str, "results": [...]}, one result per
 token: {"pair": [host, port]} for a target, {"pair": null} for "not found"
 (lookup returned None) and {"error": text} when lookup raised (websockify
 then drops the connection). Building the plugin may fail too: then the
-output is {"version": ..., "init_error": text}.
+output is {"version": ..., "init_error": text}. A JSON list of such objects
+gives a list of outputs (one Python start for several sources).
 
 By default the plugins are Debian's python3-websockify (0.10); with the
 environment variable WEBSOCKIFY_TOKEN_PLUGINS naming a token_plugins.py of
@@ -42,12 +43,19 @@ def main():
     logging.disable(logging.CRITICAL)
     req = json.load(sys.stdin)
     mod, version = load_plugins()
+    if isinstance(req, list):
+        outs = [run(mod, version, r) for r in req]
+    else:
+        outs = run(mod, version, req)
+    json.dump(outs, sys.stdout)
+
+
+def run(mod, version, req):
     out = {"version": version}
     cls = getattr(mod, req["plugin"], None)
     if cls is None:
         out["init_error"] = "no such plugin"
-        json.dump(out, sys.stdout)
-        return
+        return out
     devnull = open(os.devnull, "w")
     real_stderr, sys.stderr = sys.stderr, devnull  # 0.10 prints tokens
     try:
@@ -55,8 +63,7 @@ def main():
     except BaseException as e:  # 0.10 and 0.13 call sys.exit on a bad source
         sys.stderr = real_stderr
         out["init_error"] = type(e).__name__
-        json.dump(out, sys.stdout)
-        return
+        return out
     results = []
     for tok in req["tokens"]:
         try:
@@ -69,7 +76,7 @@ def main():
             results.append({"error": type(e).__name__})
     sys.stderr = real_stderr
     out["results"] = results
-    json.dump(out, sys.stdout)
+    return out
 
 
 main()
