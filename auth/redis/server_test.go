@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -196,4 +197,37 @@ func (s *redisServer) configSet(t testing.TB, password, name, value string) {
 			t.Fatalf("CONFIG SET %s: %q %v", name, line, err)
 		}
 	}
+}
+
+// getCalls returns how many GET commands the server has run (INFO
+// commandstats).
+func (s *redisServer) getCalls(t testing.TB) int {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", s.addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(head, "$") {
+		t.Fatalf("INFO: %q %v", head, err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(head[1:]))
+	body := make([]byte, n+2)
+	if _, err := io.ReadFull(r, body); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_get:calls="); ok {
+			calls, _, _ := strings.Cut(rest, ",")
+			v, _ := strconv.Atoi(calls)
+			return v
+		}
+	}
+	return 0
 }
