@@ -74,8 +74,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetInterspersed(true) // options before or after the positionals, as websockify
 	fs.Usage = func() { usage(fs, stderr) }
 
-	fs.StringVar(&o.plugin, "token-plugin", "", "token plugin: TokenFile or ReadOnlyTokenFile (websockify names)")
-	fs.StringVar(&o.source, "token-source", "", "token file or directory for --token-plugin")
+	fs.StringVar(&o.plugin, "token-plugin", "", "websockify token plugin: TokenFile, ReadOnlyTokenFile, TokenFileName, UnixDomainSocketDirectory, TokenRedis, BaseTokenAPI, JSONTokenApi or JWTTokenApi (see docs/STORES.md)")
+	fs.StringVar(&o.source, "token-source", "", "the plugin's source: a file, directory, Redis host[:port[:db[:password[:namespace]]]], URL with %s, or key file")
 	fs.StringVar(&o.targetCfg, "target-config", "", "websockify's older spelling of --token-plugin TokenFile --token-source `FILE_OR_DIR`")
 	fs.BoolVar(&o.hostToken, "host-token", false, "take the token from the Host header, less its port (the query and cookies are then not read)")
 	fs.StringVar(&o.web, "web", "", "serve static files (noVNC) from `DIR` on the same port")
@@ -200,6 +200,6 @@ websockify's command line. Options:
 	fmt.Fprint(w, `
 Not supported yet (refused at start): TLS (--cert, --key, --ssl-only, ...),
 auth plugins, --record, --daemon, --run-once, --timeout, --inetd, syslog,
-token plugins other than TokenFile and ReadOnlyTokenFile.
+token plugins of Python modules other than websockify.token_plugins.
 `)
 }
