@@ -13,6 +13,12 @@ FUZZ_TARGETS := \
 	./auth:FuzzParseTokens \
 	./auth:FuzzTokenCookie \
 	./auth:FuzzTokenFrom \
+	./auth:FuzzTokenName \
+	./auth/redis:FuzzParseSource \
+	./auth/redis:FuzzParseValue \
+	./auth/tokenapi:FuzzParseTemplate \
+	./auth/tokenapi:FuzzParseAnswer \
+	./auth/jwt:FuzzParseKey \
 	./rfb:FuzzConsoleHandshake \
 	./rfb:FuzzBrowserHandshake \
 	./engine:FuzzTunnelAnswer \

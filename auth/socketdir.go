@@ -53,5 +53,5 @@ func (d *SocketDir) Resolve(_ context.Context, token string) (Target, error) {
 	if fi.Mode().Type() != fs.ModeSocket {
 		return Target{}, ErrUnknownToken
 	}
-	return Target{Network: "unix", Address: p}, nil
+	return Target{Network: "unix", Address: p, AddressHoldsToken: true}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -33,6 +34,10 @@ type Target struct {
 	AccessScheme string
 	// InstanceUUID names the virtual machine, for logs; "" when unknown.
 	InstanceUUID string
+	// AddressHoldsToken is set when Address contains the token itself (a
+	// UnixDomainSocketDirectory socket is named by it): String then masks
+	// the file name, and callers keep Address out of logs and errors.
+	AddressHoldsToken bool
 }
 
 // SecurityProxy is how the relay takes part in a console protocol's
@@ -60,8 +65,13 @@ func (p SecurityProxy) String() string {
 	return "SecurityProxy(" + strconv.Itoa(int(p)) + ")"
 }
 
+// String returns the target as logs show it: "host:port", or "unix:" and
+// the socket path, its file name masked when it is the token.
 func (t Target) String() string {
 	if t.Network == "unix" {
+		if t.AddressHoldsToken {
+			return "unix:" + filepath.Join(filepath.Dir(t.Address), Mask(filepath.Base(t.Address)))
+		}
 		return "unix:" + t.Address
 	}
 	return t.Address

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -308,4 +310,43 @@ func TestFixedTargetNeedsNoToken(t *testing.T) {
 		w.rfbHandshake()
 		_ = w.c.Close()
 	}
+}
+
+// TestTokenInSocketPath: with UnixDomainSocketDirectory the socket's name is
+// the token; neither the open nor a failed dial may put it in the log (the
+// env's cleanup fails the test on the canary in the log).
+func TestTokenInSocketPath(t *testing.T) {
+	dir, err := os.MkdirTemp("/tmp", "vr-sock-") // short: unix socket paths are bounded
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", filepath.Join(dir, canary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); _ = c.Close() }()
+		}
+	}()
+	sockets, err := auth.NewSocketDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = sockets })
+	w := e.dial()
+	_ = w.c.Close()
+	waitFor(t, "console logged", func() bool { return strings.Contains(e.logs.String(), "console open") })
+	// The listener goes; its socket file stays: the dial is refused.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	_ = ln.Close()
+	if w := e.dialRaw(upgradeRequest("/websockify?token=" + canary)); w.status != http.StatusBadGateway {
+		t.Fatalf("stale socket: status %d", w.status)
+	}
+	waitFor(t, "dial failure logged", func() bool { return strings.Contains(e.logs.String(), "console unreachable") })
 }

@@ -147,6 +147,14 @@ func (s *session) connect(token string) {
 		if ctx.Err() != nil || isTimeout(err) {
 			refusal = errConnectTimeout
 		}
+		if target.AddressHoldsToken {
+			// net.OpError names the address, which holds the token: keep
+			// only the system error.
+			var oe *net.OpError
+			if errors.As(err, &oe) {
+				err = oe.Err
+			}
+		}
 		s.report(refusal, fmt.Errorf("dial console %s: %w", target, err))
 		return
 	}
