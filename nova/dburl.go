@@ -211,6 +211,7 @@ var ignoredQuery = []string{"plugin", "use_unicode", "binary_prefix", "client_fl
 //   - compress=1/true → compression.
 //   - plugin, use_unicode, binary_prefix, client_flag, local_infile,
 //     autocommit: ignored (no effect on the relay's reads).
+//   - a password without a user name: refused (the driver cannot say it).
 //   - ssl_* and ssl: refused, TLS to the database is not supported yet
 //     (rather than connecting in clear text where Nova would not).
 //   - read_default_file, read_default_group, init_command and anything else:
@@ -218,6 +219,11 @@ var ignoredQuery = []string{"plugin", "use_unicode", "binary_prefix", "client_fl
 //
 // The configuration holds the password: never log it or its FormatDSN.
 func (u DatabaseURL) MySQLConfig() (*mysql.Config, error) {
+	if u.User == "" && u.Password != "" {
+		// The driver's DSN cannot carry a password without a user, and
+		// MySQL's anonymous account takes none: a mistake in nova.conf.
+		return nil, fmt.Errorf("%w: a password without a user name", ErrDatabaseURL)
+	}
 	cfg := mysql.NewConfig()
 	cfg.User = u.User
 	cfg.Passwd = u.Password
@@ -229,6 +235,11 @@ func (u DatabaseURL) MySQLConfig() (*mysql.Config, error) {
 	host := u.Host
 	if host == "" {
 		host = "localhost"
+	}
+	if strings.ContainsAny(host, "@/()\\ \t") {
+		// No host name or address holds these; the driver's DSN would
+		// read them as its own separators.
+		return nil, fmt.Errorf("%w: bad host name", ErrDatabaseURL)
 	}
 	port := u.Port
 	if port == 0 {
@@ -283,6 +294,11 @@ func (u DatabaseURL) MySQLConfig() (*mysql.Config, error) {
 		}
 	}
 	if socket != "" {
+		if strings.ContainsAny(socket, "@()") || !strings.HasPrefix(socket, "/") {
+			// The driver's DSN reads these as separators, and a relative
+			// path would depend on the relay's working directory.
+			return nil, fmt.Errorf("%w: unix_socket must be an absolute path without '@', '(' or ')'", ErrDatabaseURL)
+		}
 		cfg.Net, cfg.Addr = "unix", socket
 	}
 	if err := cfg.Apply(mysql.Charset(charset, "")); err != nil {

@@ -265,8 +265,13 @@ func FuzzParseDatabaseURL(f *testing.F) {
 			}
 			return
 		}
-		if len(u.Password) >= 4 && strings.Contains(u.String(), u.Password) && !strings.Contains(u.Dialect+u.Driver+u.User+u.Host+u.Database, u.Password) {
-			t.Fatalf("String() %q shows the password", u.String())
+		// String must not depend on the password: the same URL with another
+		// password prints the same.
+		if other := u; u.Password != "" {
+			other.Password = "another-" + u.Password
+			if u.String() != other.String() {
+				t.Fatalf("String() %q shows the password", u.String())
+			}
 		}
 		cfg, err := u.MySQLConfig()
 		if err != nil {
