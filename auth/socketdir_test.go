@@ -143,8 +143,8 @@ func TestSocketDirWebsockify(t *testing.T) {
 					ours = "unix:" + got.Address // String masks the token; compare the real path
 				}
 				theirs := "refused"
-				if !res[i].refused() {
-					theirs = res[i].target()
+				if !res[i].Refused() {
+					theirs = res[i].Target()
 				}
 				if (ours == theirs) != (c.differs == "") {
 					t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", c.name, ours, theirs, c.differs)

@@ -113,8 +113,8 @@ func TestTokenFileNameWebsockify(t *testing.T) {
 			ours = got.String()
 		}
 		theirs := "refused"
-		if !res[i].refused() && len(res[i].Pair) == 2 {
-			theirs = res[i].target()
+		if !res[i].Refused() && len(res[i].Pair) == 2 {
+			theirs = res[i].Target()
 		}
 		if (ours == theirs) != (c.differs == "") {
 			t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", c.name, ours, theirs, c.differs)

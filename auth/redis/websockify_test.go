@@ -71,8 +71,8 @@ func TestStoreWebsockify(t *testing.T) {
 					ours = got.String()
 				}
 				theirs := "refused"
-				if !res[i].refused() && len(res[i].Pair) == 2 {
-					theirs = res[i].target()
+				if !res[i].Refused() && len(res[i].Pair) == 2 {
+					theirs = res[i].Target()
 				}
 				differs := c.old
 				if v.name == "newer" {

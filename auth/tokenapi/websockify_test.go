@@ -89,8 +89,8 @@ func TestAPIWebsockify(t *testing.T) {
 						ours = got.String()
 					}
 					theirs := "refused"
-					if !res[j].refused() && len(res[j].Pair) == 2 {
-						theirs = res[j].target()
+					if !res[j].Refused() && len(res[j].Pair) == 2 {
+						theirs = res[j].Target()
 					}
 					if (ours == theirs) != (c.differs == "") {
 						t.Errorf("%s: vncrelay %s, websockify %q (documented difference: %q)", c.name, ours, theirs, c.differs)
