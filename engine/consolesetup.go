@@ -35,10 +35,10 @@ func needsSetup(t *auth.Target) bool {
 // first bytes. The connect deadline keeps running: dial and setup share it.
 func (s *session) startSetup(c gnet.Conn) gnet.Action {
 	s.state = stateConsoleSetup
-	if s.target.SecurityProxy == auth.SecurityProxyRFBNone {
+	if s.dialed.SecurityProxy == auth.SecurityProxyRFBNone {
 		s.rfbConsole = new(rfb.ConsoleHandshake)
 	}
-	if p := s.target.TunnelPath; p != "" {
+	if p := s.dialed.TunnelPath; p != "" {
 		if !validTunnelPath(p) {
 			return s.refuse(errTunnelPath, ReasonRefused)
 		}

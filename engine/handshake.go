@@ -158,7 +158,7 @@ func (s *session) connect(token string) {
 		s.report(refusal, fmt.Errorf("dial console %s: %w", target, err))
 		return
 	}
-	s.dialed = target // read by openConsole, which the enrollment below runs after
+	s.dialed = &target // read by openConsole, which the enrollment below runs after
 	ch, err := s.browser.EventLoop().Enroll(gnet.NewContext(context.Background(), s), nc)
 	if err == nil {
 		res := <-ch
@@ -202,8 +202,9 @@ func (s *session) openConsole(c gnet.Conn) gnet.Action {
 		return gnet.Close // the browser left, or the request timed out, meanwhile
 	}
 	s.console = c
-	s.target = s.dialed
-	if needsSetup(&s.target) {
+	d := s.dialed
+	s.target = consoleAddr{network: d.Network, address: d.Address, holdsToken: d.AddressHoldsToken}
+	if needsSetup(d) {
 		s.apply(s.startSetup(c))
 		return gnet.None
 	}
@@ -222,11 +223,10 @@ func (s *session) startRelay() gnet.Action {
 	st.consoles.Add(1)
 	st.opened.Add(1)
 	s.lastActive, s.lastPing = s.loop.now, s.loop.now
-	if s.target.Expires.IsZero() || !s.srv.cfg.EnforceTokenExpiry {
-		s.expires = 0
-	} else {
-		s.expires = s.target.Expires.UnixNano()
+	if d := s.dialed; d != nil && !d.Expires.IsZero() && s.srv.cfg.EnforceTokenExpiry {
+		s.expires = d.Expires.UnixNano()
 	}
+	s.dialed = nil // the setup is over: only the address is kept
 	resp := s.resp
 	s.resp = nil
 	if h := s.rfbBrowser; h != nil {

@@ -34,11 +34,13 @@ type session struct {
 	plainHTTP bool                       // the request is not an upgrade: refusals may carry a body
 	resp      []byte                     // the 101 response, sent once the console is dialed
 	tokenMask string                     // auth.Mask of the token: the token itself never leaves the worker
-	target    auth.Target
+	target    consoleAddr                // where the console is, for log lines
 	// dialed is written by the connect worker before it enrolls the console
-	// socket, and read only in openConsole, which the enrollment runs after
-	// (the loop's task queue orders the two).
-	dialed auth.Target
+	// socket, and read only from openConsole on, which the enrollment runs
+	// after (the loop's task queue orders the two). The loop keeps it while
+	// the console setup needs it (tunnel path, security proxy, expiry) and
+	// drops it when the relay starts: an open console holds only target.
+	dialed *auth.Target
 
 	// Console setup (Nova): a CONNECT tunnel, the RFB security proxy. The
 	// handshakes are allocated for the sessions that need them and dropped
@@ -68,6 +70,19 @@ type session struct {
 	bytesIn     int64
 	bytesOut    int64
 	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
+}
+
+// consoleAddr is what a session keeps of its auth.Target once the console
+// is dialed: the address for log lines (auth.Target holds more, which only
+// the console setup needs).
+type consoleAddr struct {
+	network, address string
+	holdsToken       bool // the address holds the token: masked in String
+}
+
+// String returns the address as auth.Target.String shows it.
+func (a consoleAddr) String() string {
+	return auth.Target{Network: a.network, Address: a.address, AddressHoldsToken: a.holdsToken}.String()
 }
 
 // Which reads a session has paused for backpressure.
