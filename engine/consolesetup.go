@@ -106,25 +106,24 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 // of the response head once it is whole (0 before), or an error when the
 // status is not 200 or the head is malformed or longer than
 // maxTunnelResponse. Nova accepts any status line containing "200"; this
-// wants "HTTP/1.x 200".
+// wants "HTTP/1.x 200". The head is bounded as a request head is (8 KiB,
+// 64 header lines).
 func tunnelAnswer(b []byte) (int, error) {
-	i := bytes.Index(b, []byte("\r\n\r\n"))
-	if i < 0 {
-		if len(b) > maxTunnelResponse {
-			return 0, errors.New("CONNECT answer head too long")
-		}
+	// A response head is scanned like a request head: bounded, whole or not yet.
+	end, err := wsframe.FindRequestEnd(b, 0, maxTunnelResponse, 0)
+	switch {
+	case err != nil:
+		return 0, errors.New("CONNECT answer head too long")
+	case end == 0:
 		return 0, nil
 	}
-	if i+4 > maxTunnelResponse {
-		return 0, errors.New("CONNECT answer head too long")
-	}
-	line, _, _ := bytes.Cut(b[:i], []byte("\r\n"))
+	line, _, _ := bytes.Cut(b[:end], []byte("\r\n"))
 	proto, rest, _ := bytes.Cut(line, []byte{' '})
 	code, _, _ := bytes.Cut(rest, []byte{' '})
 	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(proto) != 8 || !bytes.Equal(code, []byte("200")) {
 		return 0, errors.New("CONNECT answered with a status other than 200")
 	}
-	return i + 4, nil
+	return end, nil
 }
 
 // fromBrowserRFB runs a browser payload through the RFB security proxy until
