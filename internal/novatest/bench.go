@@ -1,17 +1,10 @@
 package novatest
 
 import (
-	"bufio"
 	_ "embed"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -96,103 +89,20 @@ func (r *Rabbit) AddUser(user, password string) error {
 // Bulk runs nova_bulk.py against a Nova's databases: instances and console
 // tokens made by Nova's own objects, many per request. It is safe for
 // concurrent use (one request at a time).
-type Bulk struct {
-	dir   string
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-	done  chan struct{}
-}
+type Bulk struct{ h *lineHelper }
 
 // NewBulk starts the bulk helper for n (its files in n.Dir) and waits until
 // Nova's code is loaded. The caller must call Close before n.Close.
 func NewBulk(n *Nova) (*Bulk, error) {
-	script := filepath.Join(n.Dir, "nova_bulk.py")
-	if err := os.WriteFile(script, novaBulkPy, 0o600); err != nil {
-		return nil, err
-	}
-	b := &Bulk{dir: n.Dir}
-	cmd := exec.Command(novaPython, script, n.ConfigFile)
-	cmd.Dir = n.Dir
-	stderr, err := os.Create(filepath.Join(n.Dir, "bulk.log"))
+	// 100,000 tokens are 4.5 MB of JSON in one answer.
+	h, err := startLineHelper(n.Dir, "nova_bulk.py", novaBulkPy, BulkCallTimeout, 64<<20, n.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
-	defer stderr.Close()
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if b.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start nova_bulk.py: %w", err)
-	}
-	b.cmd = cmd
-	b.lines = make(chan string, 1)
-	b.done = make(chan struct{})
-	go func() {
-		defer close(b.done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 64<<20) // 100,000 tokens are 4.5 MB of JSON
-		for sc.Scan() {
-			b.lines <- sc.Text()
-		}
-		_ = cmd.Wait()
-	}()
-	var ready struct{ Ready bool }
-	if err := b.receive(&ready); err != nil {
-		_ = b.Close()
-		return nil, fmt.Errorf("nova_bulk.py did not start: %w", err)
-	}
-	return b, nil
+	return &Bulk{h: h}, nil
 }
 
-func (b *Bulk) receive(v any) error {
-	timeout := time.NewTimer(BulkCallTimeout)
-	defer timeout.Stop()
-	for {
-		select {
-		case line := <-b.lines:
-			if len(line) == 0 || line[0] != '{' {
-				continue // a library's stray print, not an answer
-			}
-			return decodeAnswer(line, v)
-		case <-b.done:
-			return fmt.Errorf("nova_bulk.py exited:\n%s", b.log())
-		case <-timeout.C:
-			return fmt.Errorf("nova_bulk.py did not answer within %v:\n%s", BulkCallTimeout, b.log())
-		}
-	}
-}
-
-func (b *Bulk) log() []byte {
-	out, _ := os.ReadFile(filepath.Join(b.dir, "bulk.log"))
-	return tail(out)
-}
-
-func (b *Bulk) call(req map[string]any, resp any) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.cmd == nil {
-		return errors.New("nova_bulk.py not running")
-	}
-	line, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	if _, err := b.stdin.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("nova_bulk.py: %w", err)
-	}
-	if err := b.receive(resp); err != nil {
-		return fmt.Errorf("nova_bulk.py %s: %w", req["op"], err)
-	}
-	return nil
-}
+func (b *Bulk) call(req map[string]any, resp any) error { return b.h.call(req, resp) }
 
 // CreateInstances creates count instances with Nova's
 // objects.Instance.create(), active and running on spec.Host (default
@@ -259,20 +169,4 @@ func (b *Bulk) DeleteTokens(instanceUUIDs []string) error {
 }
 
 // Close stops the helper (end of input, then SIGKILL after 10 s).
-func (b *Bulk) Close() error {
-	b.mu.Lock()
-	cmd := b.cmd
-	b.cmd = nil
-	b.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	_ = b.stdin.Close()
-	select {
-	case <-b.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-b.done
-	}
-	return nil
-}
+func (b *Bulk) Close() error { return b.h.close() }

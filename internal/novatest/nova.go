@@ -1,20 +1,16 @@
 package novatest
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	_ "embed"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -55,11 +51,7 @@ type Nova struct {
 	SchemaTime time.Duration
 
 	ownsDB bool
-	mu     sync.Mutex // one helper request at a time
-	helper *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan string
-	done   chan struct{}
+	helper *lineHelper // nova_helper.py
 }
 
 // Instance is an instance created by CreateInstance.
@@ -166,97 +158,20 @@ func tail(b []byte) []byte {
 
 // startHelper runs nova_helper.py and waits for it to be ready.
 func (n *Nova) startHelper() error {
-	script := filepath.Join(n.Dir, "nova_helper.py")
-	if err := os.WriteFile(script, novaHelperPy, 0o600); err != nil {
-		return err
-	}
-	cmd := exec.Command(novaPython, script, n.ConfigFile)
-	cmd.Dir = n.Dir
-	stderr, err := os.Create(filepath.Join(n.Dir, "helper.log"))
+	h, err := startLineHelper(n.Dir, "nova_helper.py", novaHelperPy, NovaCallTimeout, 1<<20, n.ConfigFile)
 	if err != nil {
 		return err
 	}
-	defer stderr.Close()
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if n.stdin, err = cmd.StdinPipe(); err != nil {
-		return err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start nova_helper.py: %w", err)
-	}
-	n.helper = cmd
-	n.lines = make(chan string, 1)
-	n.done = make(chan struct{})
-	go func() {
-		defer close(n.done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			n.lines <- sc.Text()
-		}
-		_ = cmd.Wait()
-	}()
-	var ready struct{ Ready bool }
-	if err := n.receive(&ready); err != nil {
-		return fmt.Errorf("nova_helper.py did not start: %w", err)
-	}
+	n.helper = h
 	return nil
-}
-
-// receive reads one answer line into v.
-func (n *Nova) receive(v any) error {
-	for {
-		select {
-		case line := <-n.lines:
-			if len(line) == 0 || line[0] != '{' {
-				continue // a library's stray print, not an answer
-			}
-			return decodeAnswer(line, v)
-		case <-n.done:
-			return fmt.Errorf("nova_helper.py exited:\n%s", n.helperLog())
-		case <-time.After(NovaCallTimeout):
-			return fmt.Errorf("nova_helper.py did not answer within %v:\n%s", NovaCallTimeout, n.helperLog())
-		}
-	}
-}
-
-// decodeAnswer decodes one answer line, or returns the error it reports.
-func decodeAnswer(line string, v any) error {
-	var e struct{ Error string }
-	if json.Unmarshal([]byte(line), &e) == nil && e.Error != "" {
-		return errors.New(e.Error)
-	}
-	return json.Unmarshal([]byte(line), v)
-}
-
-func (n *Nova) helperLog() []byte {
-	b, _ := os.ReadFile(filepath.Join(n.Dir, "helper.log"))
-	return tail(b)
 }
 
 // call sends one request to the helper and decodes its answer into resp.
 func (n *Nova) call(req map[string]any, resp any) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.helper == nil {
 		return errors.New("nova helper not running")
 	}
-	b, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	if _, err := n.stdin.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("nova_helper.py: %w", err)
-	}
-	if err := n.receive(resp); err != nil {
-		return fmt.Errorf("nova_helper.py %s: %w", req["op"], err)
-	}
-	return nil
+	return n.helper.call(req, resp)
 }
 
 // CreateInstance creates an instance with Nova's objects.Instance.create().
@@ -349,19 +264,9 @@ func (n *Nova) NovaValidates(tb testing.TB, token string) bool {
 // Close stops the helper and removes Dir; with a MariaDB of its own (Shared,
 // StartNova) it stops that too.
 func (n *Nova) Close() error {
-	n.mu.Lock()
-	h := n.helper
-	n.helper = nil
-	n.mu.Unlock()
 	var errs []error
-	if h != nil {
-		_ = n.stdin.Close() // the helper exits at end of input
-		select {
-		case <-n.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-h.Process.Pid, syscall.SIGKILL)
-			<-n.done
-		}
+	if n.helper != nil {
+		_ = n.helper.close()
 	}
 	if n.ownsDB {
 		errs = append(errs, n.DB.Close())
