@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -178,34 +176,13 @@ func tempest(t *testing.T, mode, u string) string {
 // rawUpgrade sends an upgrade with extra headers and returns the status.
 func rawUpgrade(t *testing.T, addr, target string, extra ...string) int {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	host := "Host: " + addr + "\r\n"
+	host := addr
 	for _, h := range extra {
 		if strings.HasPrefix(h, "Host:") {
 			host = "" // the caller's Host replaces ours
 		}
 	}
-	req := "GET " + target + " HTTP/1.1\r\n" + host + "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-	for _, h := range extra {
-		req += h + "\r\n"
-	}
-	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("read status: %v", err)
-	}
-	var status int
-	if _, err := fmt.Sscanf(line, "HTTP/1.1 %d", &status); err != nil {
-		t.Fatalf("status line %q", line)
-	}
+	status, _ := rawStatus(t, addr, upgradeReq(target, host, extra...))
 	return status
 }
 

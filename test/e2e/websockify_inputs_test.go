@@ -23,7 +23,7 @@ func rawStatus(t *testing.T, addr, req string) (int, string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second)) // a Nova lookup may take the whole 10 s connect deadline
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +47,15 @@ func rawStatus(t *testing.T, addr, req string) (int, string) {
 }
 
 // upgradeReq is a well-formed upgrade request with the given target, Host
-// and extra header lines.
+// ("" for none: the caller's extra lines may carry their own) and extra
+// header lines.
 func upgradeReq(target, host string, extra ...string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", target, host)
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\n", target)
+	if host != "" {
+		fmt.Fprintf(&b, "Host: %s\r\n", host)
+	}
+	b.WriteString("Upgrade: websocket\r\nConnection: Upgrade\r\n")
 	b.WriteString("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
 	for _, h := range extra {
 		b.WriteString(h + "\r\n")
