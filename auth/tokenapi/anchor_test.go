@@ -16,5 +16,3 @@ func runWebsockifyPlugin(t *testing.T, module, plugin, source string, tokens []s
 
 // newerWebsockify is testutil.NewerWebsockify.
 func newerWebsockify() string { return testutil.NewerWebsockify() }
-
-const debianPython = testutil.DebianPython
