@@ -18,7 +18,9 @@ type Template struct {
 // source must hold exactly one "%s", "%%" stands for "%", and any other "%"
 // directive is refused (Python fails such a lookup, or formats the token in
 // a way no URL means: "%20s" pads it). The URL, with a token in place, must
-// be absolute http or https with a host. Errors quote nothing of the source
+// be absolute http or https with a host, and the token must be in its path
+// or query (websockify also takes it in the host, which lets a client choose
+// the server the relay asks). Errors quote nothing of the source
 // but its scheme (it may hold credentials).
 func ParseTemplate(source string) (Template, error) {
 	var b strings.Builder
@@ -52,9 +54,16 @@ func ParseTemplate(source string) (Template, error) {
 		return Template{}, errors.New("token API URL: no %s where the token goes")
 	}
 	tpl.after = b.String()
-	u, err := url.Parse(tpl.URL("token"))
+	const slot = "vncrelay-token-slot"
+	u, err := url.Parse(tpl.URL(slot))
 	if err != nil {
 		return Template{}, errors.New("token API URL does not parse as a URL")
+	}
+	if strings.Contains(u.Scheme+"://"+u.Host, slot) {
+		// websockify would let the token name the server it asks: a client
+		// could then point the relay at any host. The token goes in the
+		// path or the query.
+		return Template{}, errors.New("token API URL: %s must be in the path or the query, not the scheme or host")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return Template{}, errors.New("token API URL: want http:// or https:// and a host")
