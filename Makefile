@@ -24,6 +24,7 @@ FUZZ_TARGETS := \
 	./auth/tokenapi:FuzzParseAnswer \
 	./auth/jwt:FuzzParseKey \
 	./rfb:FuzzConsoleHandshake \
+	./rfb:FuzzConsoleVeNCrypt \
 	./rfb:FuzzBrowserHandshake \
 	./engine:FuzzTunnelAnswer \
 	./nova:FuzzParseConfData \
