@@ -124,6 +124,10 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 		s.ctls.closed()
 	}
 	if s.state == stateConsoleSetup {
+		if s.inVeNCrypt() { // vencrypt.go: QEMU refuses a client certificate so
+			s.consoleRFBFailed(s.rfbConsole.PeerClosed())
+			return
+		}
 		s.srv.log.Warn("console closed during its handshake", "client", s.client, "target", s.target.String(),
 			"token_mask", s.tokenMask, "err", err)
 		s.apply(s.refuse(errConsoleGone, ReasonRefused))
