@@ -125,7 +125,7 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 	}
 	if s.state == stateConsoleSetup {
 		if s.inVeNCrypt() { // vencrypt.go: QEMU refuses a client certificate so
-			s.consoleRFBFailed(s.rfbConsole.PeerClosed())
+			s.vencryptClosed()
 			return
 		}
 		s.srv.log.Warn("console closed during its handshake", "client", s.client, "target", s.target.String(),

@@ -111,7 +111,7 @@ func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(e
 		err := w.tc.HandshakeContext(ctx)
 		cancel()
 		_ = w.raw.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			if w.dropped {
+			if w.dropped && !w.reportDropped {
 				return nil // the socket closed meanwhile
 			}
 			w.tr.onLoop = true // the worker is done with w: the loop owns it now

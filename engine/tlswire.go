@@ -67,6 +67,9 @@ type tlsWire struct {
 	r, w    int
 	failed  bool // a record error, or the socket failed under a write: no more TLS I/O
 	dropped bool // the socket closed: a handshake result that comes back is ignored
+	// reportDropped: the handshake result is reported even after the socket
+	// closed (VeNCrypt: whether TLS was up tells why the console closed).
+	reportDropped bool
 }
 
 func newTLSWire(raw gnet.Conn, ls *loopState) *tlsWire {

@@ -53,6 +53,13 @@ func (s *session) startVeNCryptTLS() {
 		return
 	}
 	s.startConsoleTLS(s.dialed.VeNCrypt, nil, s.veNCryptTLSDone)
+	if w := s.ctls; w != nil {
+		// QEMU refuses a client certificate by closing the socket once its
+		// side of the handshake is over, which may reach the loop before
+		// the worker's result: consoleClosed then waits for that result,
+		// which says whether TLS was up (vencryptClosed).
+		w.reportDropped = true
+	}
 }
 
 // veNCryptTLSDone continues the console's RFB handshake inside TLS, or
@@ -68,9 +75,23 @@ func (s *session) veNCryptTLSDone(err error) {
 	}
 	s.srv.stats.tlsHandshakes.Add(1)
 	h.TLSEstablished()
-	if s.console != nil {
-		s.fromConsole(s.console) // SecurityResult may have come with the handshake's end
+	if s.console == nil {
+		s.consoleRFBFailed(h.PeerClosed()) // it closed while the result was on its way
+		return
 	}
+	s.fromConsole(s.console) // SecurityResult may have come with the handshake's end
+}
+
+// vencryptClosed handles the console's close during VeNCrypt. While the
+// TLS handshake runs the refusal waits for its result (veNCryptTLSDone),
+// which comes at once since the worker's reads now fail, or the setup
+// deadline ends the wait; otherwise the RFB machine says what the close
+// means.
+func (s *session) vencryptClosed() {
+	if s.rfbConsole.NeedsTLS() && s.ctls != nil && s.ctls.reportDropped {
+		return
+	}
+	s.consoleRFBFailed(s.rfbConsole.PeerClosed())
 }
 
 // inVeNCrypt reports whether the console side of the RFB security proxy has
