@@ -484,9 +484,11 @@ func (h *ConsoleHandshake) Chosen() SecurityType { return h.chosen }
 
 // PeerClosed reports the console's end of stream (or a read error or timeout
 // the caller treats as one) during the handshake: an *Error with CodeClosed
-// and the stage it cut short, or, if the console had begun a failure reason,
-// that failure with what arrived of its reason. It returns nil once Done, and
-// the handshake's error once it failed. The handshake is over after it.
+// and the stage it cut short (CodeClosedAfterTLS once TLS was up: the
+// console let the TLS handshake finish, then hung up), or, if the console
+// had begun a failure reason, that failure with what arrived of its reason.
+// It returns nil once Done, and the handshake's error once it failed. The
+// handshake is over after it.
 func (h *ConsoleHandshake) PeerClosed() error {
 	switch h.state {
 	case ConsoleDone, ConsoleFailed:
