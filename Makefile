@@ -18,6 +18,7 @@ FUZZ_TARGETS := \
 	./auth:FuzzTokenCookie \
 	./auth:FuzzTokenFrom \
 	./auth:FuzzTokenName \
+	./auth:FuzzBasicCredentials \
 	./auth/redis:FuzzParseSource \
 	./auth/redis:FuzzParseValue \
 	./auth/tokenapi:FuzzParseTemplate \

@@ -26,6 +26,13 @@ type Config struct {
 	// the request, or an allowed host); nil checks nothing, as websockify.
 	// Refused with 403.
 	Origins *auth.OriginPolicy
+	// RequestAuth checks every upgrade's credentials before its token is
+	// read (websockify's --auth-plugin); a refusal is sent as the plugin's
+	// HTTP status. nil checks nothing.
+	RequestAuth auth.RequestAuth
+	// WebAuth applies RequestAuth to static file requests too (websockify's
+	// --web-auth); without it static files are served to anyone.
+	WebAuth bool
 	// EnforceTokenExpiry closes a live console with 1008 when its token
 	// expires (auth.Target.Expires), as Nova's [consoleauth]
 	// enforce_session_timeout does; false lets a console outlive its token,
