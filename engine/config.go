@@ -38,6 +38,12 @@ type Config struct {
 	// enforce_session_timeout does; false lets a console outlive its token,
 	// which is only checked at open (websockify, Nova before 2024.2).
 	EnforceTokenExpiry bool
+	// Recorder, when set, is asked on the loop for a recorder as each
+	// console starts relaying (websockify's --record); it returns nil for a
+	// console it does not record. The ConsoleRecorder gets every payload on
+	// the loop and must neither block nor keep the slice (package record
+	// copies into a bounded queue). nil records nothing.
+	Recorder func(now int64) ConsoleRecorder
 	// WebDir serves static files (noVNC) from this directory on the same port;
 	// "" serves none and answers a plain GET with 405.
 	WebDir string

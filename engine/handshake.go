@@ -235,6 +235,7 @@ func (s *session) startRelay() gnet.Action {
 		s.expires = d.Expires.UnixNano()
 	}
 	s.dialed = nil // the setup is over: only the address is kept
+	s.startRecording()
 	resp := s.resp
 	s.resp = nil
 	if h := s.rfbBrowser; h != nil {

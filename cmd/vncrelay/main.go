@@ -75,6 +75,13 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 
+	if o.record != "" {
+		stop, err := startRecording(&cfg, o.record, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err

@@ -33,6 +33,7 @@ type options struct {
 	origins    []string
 	checkOrig  bool
 	authPlugin string
+	record     string
 	authSource string
 	webAuth    bool
 
@@ -58,7 +59,7 @@ var notBuilt = []struct{ name, short, what string }{
 	{"cert", "", "TLS"}, {"key", "", "TLS"}, {"key-password", "", "TLS"}, {"ssl-only", "", "TLS"},
 	{"ssl-target", "", "TLS to the console"}, {"verify-client", "", "TLS client certificates"},
 	{"cafile", "", "TLS client certificates"}, {"ssl-version", "", "TLS"}, {"ssl-ciphers", "", "TLS"},
-	{"record", "", "session recording"}, {"daemon", "D", "daemon mode (use your service manager)"},
+	{"daemon", "D", "daemon mode (use your service manager)"},
 	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
 	{"inetd", "", "inetd mode"}, {"wrap-mode", "", "wrapping a program"}, {"libserver", "", "the Python library server"},
 	{"syslog", "", "syslog (log to stderr or --log-file)"}, {"legacy-syslog", "", "syslog"},
@@ -95,6 +96,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.authPlugin, "auth-plugin", "", "websockify auth plugin checked on every upgrade before the token: BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth")
 	fs.StringVar(&o.authSource, "auth-source", "", "the auth plugin's source: user:password (BasicHTTPAuth), Origins or certificate names separated by spaces")
 	fs.BoolVar(&o.webAuth, "web-auth", false, "apply the auth plugin to --web files too")
+	fs.StringVar(&o.record, "record", "", "record each console's traffic to `FILE`.N (websockify's format, replayed by noVNC's playback page)")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on `ADDR` (a loopback address; off by default)")
 	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
@@ -211,8 +213,7 @@ websockify's command line. Options:
 `)
 	fmt.Fprint(w, fs.FlagUsages())
 	fmt.Fprint(w, `
-Not supported yet (refused at start): TLS (--cert, --key, --ssl-only, ...),
---record, --daemon, --run-once, --timeout, --inetd, syslog,
+Not supported yet (refused at start): TLS (--cert, --key, --ssl-only, ...), --daemon, --run-once, --timeout, --inetd, syslog,
 token plugins of Python modules other than websockify.token_plugins.
 `)
 }

@@ -42,7 +42,7 @@ func TestParseOptions(t *testing.T) {
 		{"auth source without plugin", "--auth-source u:p 6080 h:1", nil, "--auth-source needs --auth-plugin"},
 		{"web-auth without plugin", "--web-auth --web /tmp 6080 h:1", nil, "--web-auth needs --auth-plugin"},
 		{"web-auth without web", "--auth-plugin ExpectOrigin --web-auth 6080 h:1", nil, "--web-auth needs --web"},
-		{"record refused", "--record /tmp/r 6080 h:1", nil, "--record"},
+		{"record", "--record /tmp/r 6080 h:1", func(o *options) bool { return o.record == "/tmp/r" }, ""},
 		{"wrapped program refused", "6080 -- vncserver", nil, "wrapping a program"},
 		{"no target", "6080", nil, "no target"},
 		{"two targets", "--unix-target /s 6080 h:1", nil, "only one"},
