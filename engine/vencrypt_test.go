@@ -23,7 +23,7 @@ import (
 // qemuVNCSocket starts a halted QEMU whose VNC server listens on a unix
 // socket, with VeNCrypt x509 credentials from ca (verify-peer=yes) when ca is
 // not nil, and returns the socket's path once it accepts.
-func qemuVNCSocket(t *testing.T, ca *testutil.TestCA) string {
+func qemuVNCSocket(t testing.TB, ca *testutil.TestCA) string {
 	t.Helper()
 	bin, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
@@ -148,6 +148,48 @@ func TestVeNCryptConsole(t *testing.T) {
 			if bytes.Contains([]byte(e.logs.String()), []byte("console RFB handshake failed")) {
 				t.Fatalf("failure logged:\n%s", e.logs.String())
 			}
+		})
+	}
+}
+
+// BenchmarkVeNCryptOpen opens consoles on QEMU through the relay, one at a
+// time, with the security proxy choosing None and choosing VeNCrypt
+// X509None: cpu-µs/open is this process's CPU (relay and the test's
+// WebSocket client; QEMU's is its own) per console opened, TLS handshake
+// included.
+func BenchmarkVeNCryptOpen(b *testing.B) {
+	ca := testutil.NewTestCA(b, "compute CA")
+	client := ca.Client(b, "nova-novncproxy")
+	cfg := &tls.Config{RootCAs: ca.Pool, ServerName: "compute-1.example", Certificates: []tls.Certificate{client.TLS}}
+	for _, bb := range []struct {
+		name string
+		x509 *testutil.TestCA
+		mode auth.SecurityProxy
+	}{
+		{"none", nil, auth.SecurityProxyRFBNone},
+		{"vencrypt", ca, auth.SecurityProxyRFBVeNCrypt},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			target := auth.Target{Network: "unix", Address: qemuVNCSocket(b, bb.x509), SecurityProxy: bb.mode, VeNCrypt: cfg}
+			e := newEnv(b, benchrfb.ModeEcho, func(c *Config) {
+				c.Resolver = auth.Static{Target: target}
+				c.ConnectTimeout = 10 * time.Second
+			})
+			var before, after syscall.Rusage
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+			for b.Loop() {
+				w := e.dialRaw(upgradeRequest("/websockify?token=" + canary))
+				if w.status != 101 {
+					b.Fatalf("status %d: %s", w.status, e.logs.String())
+				}
+				if _, _, _, err := benchrfb.ClientHandshake(&wsStream{w: w}); err != nil {
+					b.Fatal(err)
+				}
+				_ = w.c.Close()
+			}
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+			cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/open")
 		})
 	}
 }
