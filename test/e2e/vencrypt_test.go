@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -44,7 +46,7 @@ func startQEMUX509(t *testing.T, ca *testutil.TestCA) int {
 // vencrypt against QEMU with x509 credentials, the certificates written
 // where nova.conf names them: tempest's client gets through to QEMU's
 // ServerInit (security type None on its side, VeNCrypt X509None on the
-// console's). A proxy trusting another CA, and a proxy without a client
+// console's), and noVNC in headless Chromium reaches Connected. A proxy trusting another CA, and a proxy without a client
 // certificate, each refuse the console with a 502 before the 101, a reason
 // header and a log line that say which.
 func TestNovaVeNCrypt(t *testing.T) {
@@ -86,7 +88,7 @@ func TestNovaVeNCrypt(t *testing.T) {
 			"auth_schemes = vencrypt\nvencrypt_ca_certs = " + caFile + "\n", 502,
 			"console refused the relay's TLS client certificate", "code=closed_after_tls"},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// [vnc] options appended to the fixture's own [vnc] section.
 			conf := e.novaConf(t, freePort(t), "\n[vnc]\n"+tt.vnc)
@@ -98,6 +100,9 @@ func TestNovaVeNCrypt(t *testing.T) {
 			if tt.status == 101 {
 				if got := tempest(t, "good", "http://"+addr+"/?token="+tok); got != "HTTP/1.1 101 Switching Protocols" {
 					t.Fatalf("status %q", got)
+				}
+				if i == 0 {
+					noVNCConnected(t, addr, tok)
 				}
 				return
 			}
@@ -122,4 +127,32 @@ func TestNovaVeNCrypt(t *testing.T) {
 			t.Fatalf("exit %v: %s", err, out)
 		}
 	})
+}
+
+// noVNCConnected opens noVNC's page from the proxy in headless Chromium
+// and waits for Connected with QEMU's picture on the canvas.
+func noVNCConnected(t *testing.T, addr, tok string) {
+	t.Helper()
+	browserBin := need(t, "chromium")
+	node := need(t, "node")
+	cdpPort, blog := startChromium(t, browserBin)
+	page := fmt.Sprintf("http://%s/vnc_lite.html?path=%s", addr, url.QueryEscape("?token="+tok))
+	cmd := exec.Command(node, "novnc.mjs", "http://127.0.0.1:"+cdpPort, page, "10,10")
+	nodeErr := &testutil.Buffer{}
+	cmd.Stderr = nodeErr
+	out, err := cmd.Output()
+	var res struct {
+		OK     bool   `json:"ok"`
+		Error  string `json:"error"`
+		Status string `json:"status"`
+		Width  int    `json:"width"`
+		Height int    `json:"height"`
+	}
+	if jerr := json.Unmarshal(lastLine(out), &res); jerr != nil || err != nil || !res.OK {
+		t.Fatalf("novnc.mjs: %v %q %s\nchromium: %s", err, strings.ReplaceAll(string(out), tok, "<token>"),
+			strings.ReplaceAll(nodeErr.String(), tok, "<token>"), blog.String())
+	}
+	if !strings.HasPrefix(res.Status, "Connected") || !strings.Contains(res.Status, "QEMU") || res.Width < 320 || res.Height < 200 {
+		t.Fatalf("noVNC: status %q, canvas %dx%d", res.Status, res.Width, res.Height)
+	}
 }
