@@ -55,6 +55,10 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	certs, err := o.tls.apply(&cfg, log) // tls.go
+	if err != nil {
+		return err
+	}
 	if o.demo {
 		stop, err := startDemo(&cfg, log)
 		if err != nil {
@@ -83,6 +87,7 @@ func run(args []string, stderr io.Writer) error {
 	if tokens != nil {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
 	}
+	reload = withCertReload(reload, certs, log) // tls.go
 	return serve(srv, log, reload)
 }
 

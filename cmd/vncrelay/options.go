@@ -46,15 +46,14 @@ type options struct {
 	highWater      int
 	loops, workers int
 	readBuffer     int
+
+	tls tlsOptions // tls.go
 }
 
 // notBuilt lists websockify options vncrelay does not have yet, with what they
 // are for. Giving one is an error at start: silently ignoring a security
 // option (TLS, auth) would leave a user believing it is in force.
 var notBuilt = []struct{ name, short, what string }{
-	{"cert", "", "TLS"}, {"key", "", "TLS"}, {"key-password", "", "TLS"}, {"ssl-only", "", "TLS"},
-	{"ssl-target", "", "TLS to the console"}, {"verify-client", "", "TLS client certificates"},
-	{"cafile", "", "TLS client certificates"}, {"ssl-version", "", "TLS"}, {"ssl-ciphers", "", "TLS"},
 	{"auth-plugin", "", "auth plugins"}, {"auth-source", "", "auth plugins"}, {"web-auth", "", "auth plugins"},
 	{"record", "", "session recording"}, {"daemon", "D", "daemon mode (use your service manager)"},
 	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
@@ -64,7 +63,7 @@ var notBuilt = []struct{ name, short, what string }{
 }
 
 // boolNotBuilt are the notBuilt options that take no value in websockify.
-var boolNotBuilt = map[string]bool{"ssl-only": true, "ssl-target": true, "verify-client": true, "web-auth": true,
+var boolNotBuilt = map[string]bool{"web-auth": true,
 	"daemon": true, "run-once": true, "inetd": true, "libserver": true, "legacy-syslog": true, "traffic": true}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -106,6 +105,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.readBuffer, "read-buffer", 0, "largest read from a socket in bytes, per event loop; also the largest frame sent to a browser (0: 256 KiB)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
+
+	o.tls.flags(fs) // tls.go
 
 	for _, nb := range notBuilt {
 		if boolNotBuilt[nb.name] {
@@ -198,8 +199,7 @@ websockify's command line. Options:
 `)
 	fmt.Fprint(w, fs.FlagUsages())
 	fmt.Fprint(w, `
-Not supported yet (refused at start): TLS (--cert, --key, --ssl-only, ...),
-auth plugins, --record, --daemon, --run-once, --timeout, --inetd, syslog,
+Not supported yet (refused at start): auth plugins, --record, --daemon, --run-once, --timeout, --inetd, syslog,
 token plugins of Python modules other than websockify.token_plugins.
 `)
 }
