@@ -523,3 +523,26 @@ func TestTargetTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSClientCertCNAuth: websockify's ClientCertCNAuth sees the common
+// name of the browser's verified certificate: a listed name opens the
+// console, another name from the same CA is refused 403.
+func TestTLSClientCertCNAuth(t *testing.T) {
+	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, ca *testutil.TestCA) {
+		c.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+		c.TLS.ClientCAs = ca.Pool
+		c.RequestAuth = auth.ClientCertCNAuth{"alice"}
+	})
+	for _, tc := range []struct {
+		cn   string
+		want int
+	}{{"alice", 101}, {"bob", 403}} {
+		t.Run(tc.cn, func(t *testing.T) {
+			cfg := e.clientTLS()
+			cfg.Certificates = []tls.Certificate{e.ca.Client(t, tc.cn).TLS}
+			if w := e.dialTLS(cfg, upgradeRequest("/websockify?token="+canary)); w.status != tc.want {
+				t.Fatalf("%s: status %d, want %d", tc.cn, w.status, tc.want)
+			}
+		})
+	}
+}

@@ -241,6 +241,16 @@ func (w *tlsWire) fill() (bool, error) {
 	return got, err
 }
 
+// peerCN returns the common name of the peer's verified certificate, or ""
+// when it sent none or none was verified.
+func (w *tlsWire) peerCN() string {
+	cs := w.tc.ConnectionState()
+	if len(cs.VerifiedChains) == 0 || len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	return cs.PeerCertificates[0].Subject.CommonName
+}
+
 // release gives pt back to the pool when it holds nothing.
 func (w *tlsWire) release() {
 	if w.pt != nil && w.r == w.w {

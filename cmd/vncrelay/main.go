@@ -172,8 +172,8 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		if err != nil {
 			return cfg, nil, err
 		}
-		if _, ok := a.(auth.ClientCertCNAuth); ok {
-			return cfg, nil, errors.New("--auth-plugin ClientCertCNAuth needs TLS with client certificates (--verify-client), which this build does not have yet")
+		if _, ok := a.(auth.ClientCertCNAuth); ok && !o.tls.verifyClient {
+			return cfg, nil, errors.New("--auth-plugin ClientCertCNAuth needs TLS with client certificates: give --cert and --verify-client")
 		}
 		cfg.RequestAuth, cfg.WebAuth = a, o.webAuth
 	}
