@@ -618,3 +618,45 @@ func TestTLSDataBeforeCloseNotify(t *testing.T) {
 		t.Fatalf("console got %d bytes, want %d", n, size)
 	}
 }
+
+// TestTLSHandshakeSlots: with every handshake slot held by silent clients,
+// another TLS connection is closed at once and counted; once the silent
+// ones are cut at the handshake deadline, handshakes succeed again.
+func TestTLSHandshakeSlots(t *testing.T) {
+	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
+		c.MaxTLSHandshakes = 3
+		c.TLSHandshakeTimeout = 1500 * time.Millisecond
+	})
+	var silent []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte{0x16, 0x03, 0x01})
+		silent = append(silent, c)
+	}
+	waitFor(t, "three handshakes in progress", func() bool { return e.srv.Stats().Pending == 3 })
+	over, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_, _ = over.Write([]byte{0x16, 0x03, 0x01})
+	_ = over.SetReadDeadline(time.Now().Add(time.Second)) // well before the deadline
+	if _, err := io.Copy(io.Discard, over); err != nil {
+		t.Fatalf("a handshake over the cap was not closed at once: %v", err)
+	}
+	if st := e.srv.Stats(); st.TLS.HandshakeFailures != 1 || st.Closed[ReasonTLS] != 1 {
+		t.Fatalf("refusal not counted: %+v", st.TLS)
+	}
+	for _, c := range silent {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("silent handshake not cut: %v", err)
+		}
+	}
+	w := e.dialConsole()
+	w.rfbHandshake()
+}
