@@ -359,6 +359,9 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		case len(t.in) > 0:
 			n := copy(p, t.in)
 			t.in = t.in[n:]
+			if len(t.in) == 0 {
+				t.in = nil // an idle console keeps no handshake bytes
+			}
 			t.mu.Unlock()
 			return n, nil
 		case t.closed:
