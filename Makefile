@@ -27,6 +27,7 @@ FUZZ_TARGETS := \
 	./rfb:FuzzConsoleHandshake \
 	./rfb:FuzzBrowserHandshake \
 	./engine:FuzzTunnelAnswer \
+	./tlsconf:FuzzCiphers \
 	./nova:FuzzParseConfData \
 	./nova:FuzzSubstitute \
 	./nova:FuzzParseDatabaseURL \
