@@ -146,6 +146,20 @@ func (s *session) browserTLSDone(err error) {
 	s.apply(s.fromBrowser())
 }
 
+// closeNotify ends the browser's TLS stream once the relay has written its
+// last bytes (a close frame, a refusal): the close_notify alert is queued
+// behind them, so the flush before the socket closes carries it too, and the
+// browser sees a clean end of TLS instead of a truncation.
+func (s *session) closeNotify() {
+	w := s.btls
+	if w == nil || s.state == stateTLSHandshake || s.state == stateClosed || w.failed || !w.tr.onLoop {
+		return
+	}
+	if err := w.tc.CloseWrite(); err == nil {
+		_ = w.flush()
+	}
+}
+
 // fromBrowserTLS takes the browser's ciphertext: to the handshake worker
 // while it runs, else decrypted and run through browserInput until no whole
 // record is left or the session stops taking input (while a worker
