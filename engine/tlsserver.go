@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -112,7 +113,13 @@ func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(e
 		cancel()
 		_ = w.raw.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			if w.dropped {
-				return nil // the socket closed meanwhile
+				// The socket closed meanwhile. A console may close on the
+				// relay's own alert (a certificate it does not trust): say why.
+				if err != nil && w == s.ctls && !errors.Is(err, net.ErrClosed) {
+					s.srv.log.Warn("console TLS handshake failed", "client", s.client, "target", s.target.String(),
+						"token_mask", s.tokenMask, "err", err)
+				}
+				return nil
 			}
 			w.tr.onLoop = true // the worker is done with w: the loop owns it now
 			done(err)

@@ -391,3 +391,63 @@ func TestTLSNoVNCChromium(t *testing.T) {
 		t.Fatalf("status %q, canvas width %d", res.Status, res.Width)
 	}
 }
+
+// tlsConsoleFront serves an echo console behind TLS with cert (a console
+// reached with --ssl-target) and returns its address.
+func tlsConsoleFront(t *testing.T, cert tls.Certificate) string {
+	t.Helper()
+	console := echoConsole(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b, err := net.Dial("tcp", console)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				go func() { _, _ = io.Copy(b, c); _ = b.(*net.TCPConn).CloseWrite() }()
+				_, _ = io.Copy(c, b)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestTLSSSLTarget: with --ssl-target and --target-cafile the binary speaks
+// TLS to the console, wss on the browser's side, megabytes echoed through
+// both; a console whose certificate another CA issued is answered 502.
+func TestTLSSSLTarget(t *testing.T) {
+	ts := newTLSSetup(t)
+	consoleCA := testutil.NewTestCA(t, "console CA")
+	good := tlsConsoleFront(t, consoleCA.Server(t, "127.0.0.1").TLS)
+	bad := tlsConsoleFront(t, testutil.NewTestCA(t, "rogue CA").Server(t, "127.0.0.1").TLS)
+	caFile := consoleCA.WriteCA(t, t.TempDir(), "console-ca.pem")
+	addr := startRelay(t, "--cert", ts.cert, "--ssl-target", "--target-cafile", caFile,
+		"--token-plugin", "TokenFile", "--token-source", tokenFile(t, good))
+	dialWSS(t, addr, ts.ca.Pool).echo(t, 2<<20)
+
+	addr = startRelay(t, "--cert", ts.cert, "--ssl-target", "--target-cafile", caFile,
+		"--token-plugin", "TokenFile", "--token-source", tokenFile(t, bad))
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ts.ca.Pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = io.WriteString(c, "GET /websockify?token="+canary+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	head, _ := io.ReadAll(c)
+	if !bytes.HasPrefix(head, []byte("HTTP/1.1 502 ")) || !bytes.Contains(head, []byte("console TLS handshake failed")) {
+		t.Fatalf("console with a rogue certificate: %q", head)
+	}
+}
