@@ -130,7 +130,11 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 		}
 		s.srv.log.Warn("console closed during its handshake", "client", s.client, "target", s.target.String(),
 			"token_mask", s.tokenMask, "err", err)
-		s.apply(s.refuse(errConsoleGone, ReasonRefused))
+		refusal := errConsoleGone
+		if s.ctls != nil && !s.ctls.tr.onLoop {
+			refusal = errConsoleTLS // it closed on our TLS handshake (its alert, or ours)
+		}
+		s.apply(s.refuse(refusal, ReasonRefused))
 		return
 	}
 	if s.state != stateRelaying {

@@ -335,6 +335,7 @@ func (s *session) endAfterFlush() gnet.Action {
 	s.closeConsole()
 	s.peerClosed = true // nothing more to wait for from the browser
 	s.deadline = s.loop.now + int64(s.srv.cfg.CloseTimeout)
+	s.closeNotify()
 	_ = s.browser.ResumeRead() // see EOF or reset while the answer drains
 	if s.browser.OutboundBuffered() == 0 {
 		return gnet.Close

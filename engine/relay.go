@@ -170,6 +170,7 @@ func (s *session) sendClose(payload []byte) gnet.Action {
 	}
 	s.writeFrame(wsframe.OpClose, payload)
 	s.closeSent = true
+	s.closeNotify()
 	s.closeConsole()
 	if s.state == stateClosed {
 		return gnet.None // the write failed and closed the browser

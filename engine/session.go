@@ -21,17 +21,18 @@ type session struct {
 	opened time.Time
 
 	// Owned by the event loop.
-	loop    *loopState
-	idx     int // position in loop.sessions; -1 when not listed
-	state   state
-	relayed bool // reached stateRelaying: counted in Consoles, logged at close
-	browser gnet.Conn
-	console gnet.Conn
-	// bw and cw carry the plaintext of each side: browser and console
-	// themselves, or their TLS layers btls and ctls (tlswire.go).
+	loop     *loopState
+	idx      int // position in loop.sessions; -1 when not listed
+	state    state
+	relayed  bool // reached stateRelaying: counted in Consoles, logged at close
+	browser  gnet.Conn
+	console  gnet.Conn
+	deadline int64 // unix ns: handshake, connect or close deadline, by state
+
+	// The plaintext of each side: browser and console themselves, or their
+	// TLS layers btls and ctls (tlswire.go).
 	bw, cw     wire
 	btls, ctls *tlsWire
-	deadline   int64 // unix ns: handshake, connect or close deadline, by state
 
 	// Handshake.
 	head      *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole

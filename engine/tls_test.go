@@ -523,3 +523,140 @@ func TestTargetTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSClientCertCNAuth: websockify's ClientCertCNAuth sees the common
+// name of the browser's verified certificate: a listed name opens the
+// console, another name from the same CA is refused 403.
+func TestTLSClientCertCNAuth(t *testing.T) {
+	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, ca *testutil.TestCA) {
+		c.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+		c.TLS.ClientCAs = ca.Pool
+		c.RequestAuth = auth.ClientCertCNAuth{"alice"}
+	})
+	for _, tc := range []struct {
+		cn   string
+		want int
+	}{{"alice", 101}, {"bob", 403}} {
+		t.Run(tc.cn, func(t *testing.T) {
+			cfg := e.clientTLS()
+			cfg.Certificates = []tls.Certificate{e.ca.Client(t, tc.cn).TLS}
+			if w := e.dialTLS(cfg, upgradeRequest("/websockify?token="+canary)); w.status != tc.want {
+				t.Fatalf("%s: status %d, want %d", tc.cn, w.status, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkRelayConsoleToBrowserTLS is BenchmarkRelayConsoleToBrowser over
+// wss: payload bytes per second from a console through the relay's TLS
+// layer to a crypto/tls client, and the allocations per 64 KiB relayed
+// (relay, console and client together, all in this process).
+func BenchmarkRelayConsoleToBrowserTLS(b *testing.B) {
+	addr := benchConsole(b, true, nil)
+	ca := testutil.NewTestCA(b, "bench CA")
+	leaf := ca.Server(b, "relay.test")
+	e := newEnv(b, 0, func(c *Config) {
+		c.Resolver = staticTarget(addr)
+		c.Logger = discardLogger()
+		c.TLS = &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
+	})
+	conn, err := tls.Dial("tcp", e.addr, &tls.Config{RootCAs: ca.Pool, ServerName: "relay.test"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, upgradeRequest("/websockify?token="+canary)); err != nil {
+		b.Fatal(err)
+	}
+	w := readResponse(b, conn)
+	if w.status != 101 {
+		b.Fatalf("upgrade: %d", w.status)
+	}
+	buf := make([]byte, benchChunk)
+	b.SetBytes(benchChunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := io.ReadFull(w.br, buf); err != nil { // frame headers included: 14 bytes in 256 KiB
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestTLSDataBeforeCloseNotify: a browser that sends a frame and at once
+// closes TLS (close_notify) has its frame delivered: the end of the stream
+// is acted on after the records before it.
+func TestTLSDataBeforeCloseNotify(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan int, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _ := io.Copy(io.Discard, c)
+		got <- int(n)
+	}()
+	e := newTLSEnv(t, 0, func(c *Config, _ *testutil.TestCA) { c.Resolver = staticTarget(ln.Addr().String()) })
+	w := e.dialConsole()
+	const size = 50000
+	payload := bytes.Repeat([]byte{0xab}, size)
+	// One write for the frame and the close_notify after it.
+	f := frame(true, wsframe.OpBinary, payload)
+	if _, err := w.c.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.c.Close()
+	if n := <-got; n != size {
+		t.Fatalf("console got %d bytes, want %d", n, size)
+	}
+}
+
+// TestTLSHandshakeSlots: with every handshake slot held by silent clients,
+// another TLS connection is closed at once and counted; once the silent
+// ones are cut at the handshake deadline, handshakes succeed again.
+func TestTLSHandshakeSlots(t *testing.T) {
+	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
+		c.MaxTLSHandshakes = 3
+		c.TLSHandshakeTimeout = 1500 * time.Millisecond
+	})
+	var silent []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte{0x16, 0x03, 0x01})
+		silent = append(silent, c)
+	}
+	waitFor(t, "three handshakes in progress", func() bool { return e.srv.Stats().Pending == 3 })
+	over, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_, _ = over.Write([]byte{0x16, 0x03, 0x01})
+	_ = over.SetReadDeadline(time.Now().Add(time.Second)) // well before the deadline
+	if _, err := io.Copy(io.Discard, over); err != nil {
+		t.Fatalf("a handshake over the cap was not closed at once: %v", err)
+	}
+	if st := e.srv.Stats(); st.TLS.HandshakeFailures != 1 || st.Closed[ReasonTLS] != 1 {
+		t.Fatalf("refusal not counted: %+v", st.TLS)
+	}
+	for _, c := range silent {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("silent handshake not cut: %v", err)
+		}
+	}
+	w := e.dialConsole()
+	w.rfbHandshake()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -112,7 +113,13 @@ func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(e
 		cancel()
 		_ = w.raw.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			if w.dropped && !w.reportDropped {
-				return nil // the socket closed meanwhile
+				// The socket closed meanwhile. A console may close on the
+				// relay's own alert (a certificate it does not trust): say why.
+				if err != nil && w == s.ctls && !errors.Is(err, net.ErrClosed) {
+					s.srv.log.Warn("console TLS handshake failed", "client", s.client, "target", s.target.String(),
+						"token_mask", s.tokenMask, "err", err)
+				}
+				return nil
 			}
 			w.tr.onLoop = true // the worker is done with w: the loop owns it now
 			done(err)
@@ -144,6 +151,20 @@ func (s *session) browserTLSDone(err error) {
 	s.state = stateHandshake
 	s.deadline = s.loop.now + int64(s.srv.cfg.HandshakeTimeout)
 	s.apply(s.fromBrowser())
+}
+
+// closeNotify ends the browser's TLS stream once the relay has written its
+// last bytes (a close frame, a refusal): the close_notify alert is queued
+// behind them, so the flush before the socket closes carries it too, and the
+// browser sees a clean end of TLS instead of a truncation.
+func (s *session) closeNotify() {
+	w := s.btls
+	if w == nil || s.state == stateTLSHandshake || s.state == stateClosed || w.failed || !w.tr.onLoop {
+		return
+	}
+	if err := w.tc.CloseWrite(); err == nil {
+		_ = w.flush()
+	}
 }
 
 // fromBrowserTLS takes the browser's ciphertext: to the handshake worker

@@ -65,8 +65,9 @@ type tlsWire struct {
 
 	pt      *[]byte // decrypted bytes not yet used, pt[r:w]; nil when empty
 	r, w    int
-	failed  bool // a record error, or the socket failed under a write: no more TLS I/O
-	dropped bool // the socket closed: a handshake result that comes back is ignored
+	failed  bool  // a record error, or the socket failed under a write: no more TLS I/O
+	dropped bool  // the socket closed: a handshake result that comes back is ignored
+	rerr    error // the read side's end (close_notify, a record error), once the records before it are used
 	// reportDropped: the handshake result is reported even after the socket
 	// closed (VeNCrypt: whether TLS was up tells why the console closed).
 	reportDropped bool
@@ -209,9 +210,14 @@ func (w *tlsWire) flush() error {
 
 // fill decrypts what the socket has into pt, until pt is full or no whole
 // record is left; records the peer needs answered (a KeyUpdate, an alert)
-// are flushed. It reports whether it decrypted anything; an error is a
-// record error or the peer's close_notify (io.EOF): the stream is over.
+// are flushed. It reports whether it decrypted anything. The end of the
+// stream (the peer's close_notify: io.EOF) or a record error is reported
+// only by a call that decrypts nothing, so that the records before it are
+// used first.
 func (w *tlsWire) fill() (bool, error) {
+	if w.rerr != nil {
+		return false, w.rerr
+	}
 	if w.failed {
 		return false, net.ErrClosed
 	}
@@ -222,26 +228,36 @@ func (w *tlsWire) fill() (bool, error) {
 		w.r = 0
 	}
 	got := false
-	var err error
 	for w.w < len(*w.pt) {
-		var n int
-		n, err = w.tc.Read((*w.pt)[w.w:])
+		n, err := w.tc.Read((*w.pt)[w.w:])
 		w.w += n
 		got = got || n > 0
 		if err != nil {
-			if isWouldBlock(err) {
-				err = nil
-			} else {
-				w.failed = true
+			if !isWouldBlock(err) {
+				w.rerr = err
 			}
 			break
 		}
 	}
-	if ferr := w.flush(); err == nil && ferr != nil {
-		err = ferr
-	}
+	err := w.flush()
 	w.release()
-	return got, err
+	switch {
+	case err != nil:
+		return got, err
+	case w.rerr != nil && !got:
+		return false, w.rerr
+	}
+	return got, nil
+}
+
+// peerCN returns the common name of the peer's verified certificate, or ""
+// when it sent none or none was verified.
+func (w *tlsWire) peerCN() string {
+	cs := w.tc.ConnectionState()
+	if len(cs.VerifiedChains) == 0 || len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	return cs.PeerCertificates[0].Subject.CommonName
 }
 
 // release gives pt back to the pool when it holds nothing.
@@ -346,6 +362,9 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		case len(t.in) > 0:
 			n := copy(p, t.in)
 			t.in = t.in[n:]
+			if len(t.in) == 0 {
+				t.in = nil // an idle console keeps no handshake bytes
+			}
 			t.mu.Unlock()
 			return n, nil
 		case t.closed:
