@@ -140,8 +140,8 @@ func (s *session) fromConsoleTLS(c gnet.Conn) gnet.Action {
 func (s *session) consoleTLSFailed(err error) {
 	switch s.state {
 	case stateConsoleSetup:
-		if s.inVeNCrypt() { // vencrypt.go: an alert after the handshake
-			s.consoleRFBFailed(s.rfbConsole.TLSFailed(err))
+		if s.inVeNCrypt() { // vencrypt.go: an alert or close_notify after the handshake
+			s.vencryptStreamEnded(err)
 			return
 		}
 		s.srv.log.Warn("console TLS stream failed", "client", s.client, "target", s.target.String(),

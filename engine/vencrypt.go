@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/vncrelay/vncrelay/auth"
@@ -92,6 +93,18 @@ func (s *session) vencryptClosed() {
 		return
 	}
 	s.consoleRFBFailed(s.rfbConsole.PeerClosed())
+}
+
+// vencryptStreamEnded handles the end of the console's TLS stream before
+// SecurityResult: its close_notify is a close after TLS, like a bare one
+// (a console that sends close_notify when it refuses the relay's client
+// certificate), anything else the TLS layer's failure.
+func (s *session) vencryptStreamEnded(err error) {
+	if errors.Is(err, io.EOF) {
+		s.consoleRFBFailed(s.rfbConsole.PeerClosed())
+		return
+	}
+	s.consoleRFBFailed(s.rfbConsole.TLSFailed(err))
 }
 
 // inVeNCrypt reports whether the console side of the RFB security proxy has

@@ -5,11 +5,13 @@ package engine
 import (
 	"bytes"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,6 +192,120 @@ func BenchmarkVeNCryptOpen(b *testing.B) {
 			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 			cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/open")
+		})
+	}
+}
+
+// goVeNCryptConsole is a console written for the test: VeNCrypt 0.2 with
+// X509None in plaintext, then a Go TLS server with cert, requiring a client
+// certificate from ca when requireClient, then after runs inside TLS.
+func goVeNCryptConsole(t *testing.T, cert tls.Certificate, ca *testutil.TestCA, requireClient bool, after func(*tls.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				// Each of the console's messages, then the relay's answer's length.
+				steps := []struct {
+					say  string
+					read int
+				}{
+					{"RFB 003.008\n", 12},           // ProtocolVersion
+					{"\x01\x13", 1},                 // one type: VeNCrypt; the choice
+					{"\x00\x02", 2},                 // version 0.2; the relay's 0.2
+					{"\x00\x01\x00\x00\x01\x04", 4}, // accepted, one sub-type X509None; the choice
+					{"\x01", 0},                     // X509None accepted
+				}
+				buf := make([]byte, 16)
+				for _, st := range steps {
+					if _, err := io.WriteString(c, st.say); err != nil {
+						return
+					}
+					if _, err := io.ReadFull(c, buf[:st.read]); err != nil {
+						return
+					}
+				}
+				cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: ca.Pool, ClientAuth: tls.RequestClientCert}
+				if requireClient {
+					cfg.ClientAuth = tls.RequireAndVerifyClientCert
+				}
+				tc := tls.Server(c, cfg)
+				if tc.Handshake() != nil {
+					return
+				}
+				after(tc)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestVeNCryptConsoleEnds: the ways a VeNCrypt console can end the setup
+// inside TLS that QEMU does not show, each a 502 with its reason.
+func TestVeNCryptConsoleEnds(t *testing.T) {
+	ca := testutil.NewTestCA(t, "compute CA")
+	server := ca.Server(t, "compute-1.example").TLS
+	client := ca.Client(t, "nova-novncproxy").TLS
+	withCert := &tls.Config{RootCAs: ca.Pool, ServerName: "compute-1.example", Certificates: []tls.Certificate{client}}
+	noCert := &tls.Config{RootCAs: ca.Pool, ServerName: "compute-1.example"}
+	hold := func(tc *tls.Conn) { _, _ = io.Copy(io.Discard, tc) }
+	tests := []struct {
+		name          string
+		cfg           *tls.Config
+		requireClient bool
+		after         func(*tls.Conn)
+		reason        string // a second choice after "|"
+		code          string
+	}{
+		// The alert and the close can reach the loop before the worker's
+		// handshake result: then only the close after TLS is known.
+		{"Go's TLS server: certificate required alert after the handshake", noCert, true, hold,
+			"console refused the TLS session|console refused the relay's TLS client certificate", "tls_alert|closed_after_tls"},
+		{"close_notify after the handshake", withCert, false, func(tc *tls.Conn) { _ = tc.Close() },
+			"console refused the relay's TLS client certificate", "closed_after_tls"},
+		{"SecurityResult failed inside TLS", withCert, false, func(tc *tls.Conn) {
+			_, _ = tc.Write([]byte("\x00\x00\x00\x01\x00\x00\x00\x06denied"))
+			hold(tc)
+		}, "console RFB handshake failed", "security_failed"},
+		{"SecurityResult OK inside TLS, then ServerInit on ClientInit", withCert, false, func(tc *tls.Conn) {
+			_, _ = tc.Write([]byte("\x00\x00\x00\x00"))
+			hold(tc)
+		}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := auth.Target{Network: "tcp", Address: goVeNCryptConsole(t, server, ca, tt.requireClient, tt.after),
+				SecurityProxy: auth.SecurityProxyRFBVeNCrypt, VeNCrypt: tt.cfg}
+			e := newEnv(t, benchrfb.ModeEcho, func(c *Config) {
+				c.Resolver = auth.Static{Target: target}
+				c.ConnectTimeout = 5 * time.Second
+			})
+			w := e.dialRaw(upgradeRequest("/websockify?token=" + canary))
+			if tt.code == "" {
+				if w.status != 101 {
+					t.Fatalf("status %d: %q\nlogs:\n%s", w.status, w.header, e.logs.String())
+				}
+				return
+			}
+			reasons, codes := strings.Split(tt.reason, "|"), strings.Split(tt.code, "|")
+			i := slices.Index(reasons, headerValue(w.header, ReasonHeader))
+			if w.status != http.StatusBadGateway || i < 0 {
+				t.Fatalf("status %d reason %q, want 502 %q\nlogs:\n%s", w.status, headerValue(w.header, ReasonHeader), tt.reason, e.logs.String())
+			}
+			if !strings.Contains(e.logs.String(), "code="+codes[i]) {
+				t.Fatalf("no code=%s in the log:\n%s", codes[i], e.logs.String())
+			}
+			t.Logf("refused: code=%s", codes[i])
 		})
 	}
 }
