@@ -37,6 +37,9 @@ func putHead(b *bytebufferpool.ByteBuffer) { headPool.Put(b) }
 // buffer. Bytes after the head (a first frame sent early) stay in the socket's
 // inbound buffer for the relay.
 func (s *session) handshake() gnet.Action {
+	if act, next := s.proxyHeader(); !next {
+		return act
+	}
 	c := s.browser
 	cfg := &s.srv.cfg
 	chunk, _ := c.Peek(-1)
@@ -77,6 +80,7 @@ func (s *session) request(head []byte) gnet.Action {
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
 	}
+	s.forwardedFor(head)
 	if !req.Upgrade {
 		s.plainHTTP = true
 		return s.web(&req)
@@ -95,6 +99,9 @@ func (s *session) request(head []byte) gnet.Action {
 	s.tokenMask = auth.Mask(token)
 	if token == "" && !auth.TokenOptional(s.srv.cfg.Resolver) {
 		return s.refuse(errForbidden, ReasonRefused)
+	}
+	if refusal := s.admit(); refusal != nil {
+		return s.refuse(refusal, ReasonRefused)
 	}
 	s.resp = resp
 	if s.srv.cfg.Origins != nil {
@@ -138,10 +145,15 @@ func (s *session) connect(token string) {
 		s.report(errOriginScheme, errors.New("page scheme does not match the console URL's "+target.AccessScheme))
 		return
 	}
+	if refusal := s.admitToken(token); refusal != nil {
+		s.report(refusal, nil)
+		return
+	}
 	srv.stats.dials.Add(1)
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, target.Network, target.Address)
 	if err != nil {
+		s.dropTokenSlot()
 		srv.stats.dialFailures.Add(1)
 		refusal := errConsoleRefused
 		if ctx.Err() != nil || isTimeout(err) {
@@ -166,6 +178,7 @@ func (s *session) connect(token string) {
 	}
 	if err != nil {
 		_ = nc.Close()
+		s.dropTokenSlot()
 		s.report(errShuttingDown, fmt.Errorf("enroll console socket: %w", err))
 	}
 }
@@ -198,6 +211,7 @@ func (s *session) report(refusal *wsframe.HTTPError, cause error) {
 // setup starts when the target asks for one (CONNECT tunnel, RFB security
 // proxy), else the 101 goes out and the relay starts.
 func (s *session) openConsole(c gnet.Conn) gnet.Action {
+	s.claimTokenSlot()
 	if s.state != stateConnecting {
 		return gnet.Close // the browser left, or the request timed out, meanwhile
 	}
