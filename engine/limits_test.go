@@ -191,12 +191,16 @@ func TestTokenKey(t *testing.T) {
 }
 
 func BenchmarkAdmitClient(b *testing.B) {
-	l := newLimiter(&Config{MaxConsolesPerClient: 1000, HandshakeRate: 1e9, HandshakeBurst: 1000})
+	l := newLimiter(&Config{MaxConsolesPerClient: 1000, HandshakeRate: 1e4, HandshakeBurst: 200})
 	a := netip.MustParseAddr("192.0.2.1")
 	now := time.Now().UnixNano()
 	b.ReportAllocs()
 	for range b.N {
-		e, _ := l.admitClient(a, now)
+		now += int64(time.Millisecond) // under the rate: every handshake admitted
+		e, refusal := l.admitClient(a, now)
+		if refusal != nil {
+			b.Fatal(refusal)
+		}
 		l.release(e, now)
 	}
 }

@@ -8,8 +8,9 @@
 // Parse reads a header from a caller's buffer, bytes as they arrived: it says
 // how long the header is when the buffer holds it whole, how many bytes it
 // needs at least when the buffer holds a valid beginning, and why not when
-// the bytes cannot be a header. It allocates nothing and keeps no reference
-// to the buffer. Header.Client gives the address to use: the header's source,
+// the bytes cannot be a header. It keeps no reference to the buffer, and
+// allocates nothing for a v2 header (a v1 header's address texts are copied
+// once, for net/netip). Header.Client gives the address to use: the header's source,
 // or none when the header says to keep the socket's own (v2 LOCAL, v1
 // UNKNOWN, v2 UNSPEC and UNIX families).
 //
