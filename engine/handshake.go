@@ -83,11 +83,22 @@ func (s *session) request(head []byte) gnet.Action {
 	s.forwardedFor(head)
 	if !req.Upgrade {
 		s.plainHTTP = true
+		if s.srv.cfg.WebAuth {
+			if err := s.authenticate(&req); err != nil {
+				return s.refuse(err, ReasonRefused)
+			}
+		}
 		return s.web(&req)
+	}
+	if refusal := s.admit(&req); refusal != nil {
+		return s.refuse(refusal, ReasonRefused)
 	}
 	resp, _, err := wsframe.Upgrade(nil, head)
 	if err == nil {
 		err = s.srv.cfg.Origins.Check(req.Origin, req.Host)
+	}
+	if err == nil {
+		err = s.authenticate(&req)
 	}
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
@@ -99,9 +110,6 @@ func (s *session) request(head []byte) gnet.Action {
 	s.tokenMask = auth.Mask(token)
 	if token == "" && !auth.TokenOptional(s.srv.cfg.Resolver) {
 		return s.refuse(errForbidden, ReasonRefused)
-	}
-	if refusal := s.admit(); refusal != nil {
-		return s.refuse(refusal, ReasonRefused)
 	}
 	s.resp = resp
 	if s.srv.cfg.Origins != nil {
@@ -241,6 +249,7 @@ func (s *session) startRelay() gnet.Action {
 		s.expires = d.Expires.UnixNano()
 	}
 	s.dialed = nil // the setup is over: only the address is kept
+	s.startRecording()
 	resp := s.resp
 	s.resp = nil
 	if h := s.rfbBrowser; h != nil {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
@@ -250,17 +251,24 @@ func rateRefusal(wait int64) *wsframe.HTTPError {
 		Reason: "too many new consoles from this address", Header: "Retry-After: " + strconv.FormatInt(secs, 10)}
 }
 
-// admit applies the per-client limits to an upgrade, before its token is
-// looked up: it returns the refusal, or nil with the session holding a
-// console slot. A direct loopback connection (a process on the relay's
-// host: a local proxy that forwards no address, or local tooling) is not
-// limited per client; a forwarded address always is.
-func (s *session) admit() *wsframe.HTTPError {
+// admit applies the per-client limits to an upgrade request as soon as it
+// is parsed, before its Origin, credentials or token are checked: every
+// attempt counts against the rate, and a refused one costs no lookup. It
+// returns the refusal (its log line names the request's token, masked), or
+// nil with the session holding a console slot. A direct loopback connection
+// (a process on the relay's host: a local proxy that forwards no address,
+// or local tooling) is not limited per client; a forwarded address always is.
+func (s *session) admit(req *wsframe.Request) *wsframe.HTTPError {
 	if !s.forwarded && s.clientIP.IsLoopback() {
 		return nil
 	}
 	e, refusal := s.srv.limits.admitClient(s.clientIP, s.loop.now)
 	s.clientSlot = e
+	if refusal != nil {
+		if token, _, err := auth.TokenFrom(req, s.srv.cfg.HostToken); err == nil {
+			s.tokenMask = auth.Mask(token)
+		}
+	}
 	return refusal
 }
 

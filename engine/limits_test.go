@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/bench/rfb"
 )
 
@@ -41,7 +42,7 @@ func TestLimitConsolesPerClient(t *testing.T) {
 	if b := e.dialAs("192.0.2.2", canary); b.status != 101 {
 		t.Fatalf("other client: %d", b.status)
 	}
-	e.waitLog(t, `reason="too many consoles from this address"`)
+	e.waitLog(t, `reason="too many consoles from this address" token_mask=`+auth.Mask(canary))
 	// A console ending gives its slot back.
 	_ = a1.c.Close()
 	waitFor(t, "a slot back", func() bool { return e.srv.Stats().Consoles == 2 })

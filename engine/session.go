@@ -72,6 +72,8 @@ type session struct {
 	bytesOut    int64
 	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
 
+	rec ConsoleRecorder // --record; nil when not recorded
+
 	// Client address and limits (clientaddr.go, limits.go).
 	clientIP   netip.Addr  // the client's address: the peer's, or forwarded by a trusted proxy
 	forwarded  bool        // clientIP came from a PROXY header or a trusted proxy's header

@@ -42,7 +42,8 @@ func (lo *limitOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&lo.burst, "handshake-burst", flagBurst, "new consoles a client address may start at once, above --handshake-rate")
 }
 
-// apply sets cfg's client address and limit fields from the options.
+// apply sets cfg's client address and limit fields from the options and
+// logs them (log may be nil).
 func (lo *limitOptions) apply(cfg *engine.Config, log *slog.Logger) error {
 	var err error
 	if cfg.ProxyProtocol, err = parsePrefixes("--proxy-protocol", lo.proxyProtocol); err != nil {
@@ -68,6 +69,9 @@ func (lo *limitOptions) apply(cfg *engine.Config, log *slog.Logger) error {
 	cfg.HandshakeRate, cfg.HandshakeBurst = lo.rate, lo.burst
 	if lo.rate == 0 {
 		cfg.HandshakeRate = -1
+	}
+	if log == nil {
+		return nil
 	}
 	log.Info("client limits", "max_consoles_per_client", lo.perClient, "max_consoles_per_token", lo.perToken,
 		"handshake_rate", lo.rate, "handshake_burst", lo.burst,
