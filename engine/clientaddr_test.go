@@ -242,3 +242,16 @@ func FuzzForwardedClient(f *testing.F) {
 		}
 	})
 }
+
+// A PROXY header that never completes is a slow request: 408 at the
+// handshake deadline, like a request head.
+func TestProxyProtocolSlowHeader(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
+		c.ProxyProtocol = loopback
+		c.HandshakeTimeout = 300 * time.Millisecond
+	})
+	hdr := v2Header(netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("192.0.2.2:2"))
+	if w := e.dialPieces(hdr[:20]); w.status != 408 {
+		t.Fatalf("status %d", w.status)
+	}
+}

@@ -205,3 +205,26 @@ func BenchmarkAdmitClient(b *testing.B) {
 		l.release(e, now)
 	}
 }
+
+// IPv6 clients count per /64: two addresses of one /64 share a limit, an
+// address of the next /64 does not.
+func TestLimitIPv6Per64(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
+		c.ProxyProtocol = loopback
+		c.MaxConsolesPerClient = 1
+	})
+	lb := netip.MustParseAddrPort("[2001:db8::1]:443")
+	up := []byte(upgradeRequest("/websockify?token=" + canary))
+	dial := func(src string) int {
+		return e.dialPieces(append(v2Header(netip.MustParseAddrPort(src), lb), up...)).status
+	}
+	if st := dial("[2001:db8:0:7::1]:1000"); st != 101 {
+		t.Fatalf("first: %d", st)
+	}
+	if st := dial("[2001:db8:0:7:ffff::2]:1000"); st != 429 {
+		t.Fatalf("same /64: %d", st)
+	}
+	if st := dial("[2001:db8:0:8::1]:1000"); st != 101 {
+		t.Fatalf("next /64: %d", st)
+	}
+}
