@@ -49,13 +49,17 @@ func (s *session) startClient(c gnet.Conn) {
 // 16 + 4096 for v2) and HandshakeTimeout limits in time.
 func (s *session) proxyHeader() (gnet.Action, bool) {
 	c := s.browser
-	chunk, _ := c.Peek(-1)
 	if !s.awaitProxy {
-		if s.head == nil && len(chunk) > 0 && (chunk[0] == 'P' || chunk[0] == '\r') && proxyproto.Sniff(chunk) {
+		if s.head != nil {
+			return gnet.None, true // a request head under way: not the first bytes
+		}
+		chunk, _ := c.Peek(-1)
+		if len(chunk) > 0 && (chunk[0] == 'P' || chunk[0] == '\r') && proxyproto.Sniff(chunk) {
 			return s.refuse(errProxyUntrusted, ReasonRefused), false
 		}
 		return gnet.None, true
 	}
+	chunk, _ := c.Peek(-1)
 	h, n, _, err := proxyproto.Parse(chunk)
 	switch {
 	case err != nil:
