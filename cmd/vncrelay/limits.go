@@ -109,3 +109,32 @@ func parsePrefixes(flag string, list []string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// splitLimitArgs takes the client address and limit options out of a Nova
+// proxy's command line (vncrelay's own, which Nova's option parser does not
+// know), in --name VALUE or --name=VALUE form, and parses them. It returns
+// the rest for Nova's parser, and the options: the defaults when none is
+// given.
+func splitLimitArgs(args []string) ([]string, *limitOptions, error) {
+	lo := &limitOptions{}
+	fs := pflag.NewFlagSet("vncrelay nova", pflag.ContinueOnError)
+	lo.addFlags(fs)
+	var ours, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !strings.HasPrefix(a, "--") || fs.Lookup(name) == nil {
+			rest = append(rest, a)
+			continue
+		}
+		ours = append(ours, a)
+		if !hasValue && i+1 < len(args) {
+			i++
+			ours = append(ours, args[i])
+		}
+	}
+	if err := fs.Parse(ours); err != nil {
+		return nil, nil, fmt.Errorf("command line: %w", err)
+	}
+	return rest, lo, nil
+}

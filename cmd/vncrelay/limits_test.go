@@ -65,3 +65,36 @@ func TestLimitOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestSplitLimitArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		args string
+		rest string
+		ok   func(*limitOptions) bool
+		err  string
+	}{
+		{"none: defaults", "--config-file /etc/nova/nova.conf --debug", "--config-file /etc/nova/nova.conf --debug",
+			func(lo *limitOptions) bool { return lo.perClient == 1000 && lo.rate == 20 && lo.trustedProxies == nil }, ""},
+		{"separate values", "--config-file n.conf --trusted-proxy 10.0.0.0/8 --max-consoles-per-token 4 --vnc-novncproxy_port 6080",
+			"--config-file n.conf --vnc-novncproxy_port 6080",
+			func(lo *limitOptions) bool { return lo.perToken == 4 && len(lo.trustedProxies) == 1 }, ""},
+		{"= values", "--proxy-protocol=10.0.0.1,10.0.0.2 --handshake-rate=5 --config-file n.conf", "--config-file n.conf",
+			func(lo *limitOptions) bool { return len(lo.proxyProtocol) == 2 && lo.rate == 5 }, ""},
+		{"bad value", "--max-consoles-per-client many", "", nil, "invalid argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rest, lo, err := splitLimitArgs(strings.Fields(tt.args))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v", err)
+				}
+				return
+			}
+			if err != nil || strings.Join(rest, " ") != tt.rest || !tt.ok(lo) {
+				t.Fatalf("rest %q, options %+v, err %v", rest, lo, err)
+			}
+		})
+	}
+}
