@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -226,5 +227,57 @@ func TestLimitIPv6Per64(t *testing.T) {
 	}
 	if st := dial("[2001:db8:0:8::1]:1000"); st != 101 {
 		t.Fatalf("next /64: %d", st)
+	}
+}
+
+// BenchmarkConnect: one upgrade answered 101 and closed, per iteration,
+// straight from loopback, and through PROXY v1 and v2 headers from a
+// trusted source (so with the per-client limits counted).
+func BenchmarkConnect(b *testing.B) {
+	up := []byte(upgradeRequest("/websockify?token=" + canary))
+	src, dst := netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("192.0.2.2:2")
+	for _, bc := range []struct {
+		name   string
+		prefix []byte
+	}{
+		{"direct", nil},
+		{"proxy-v1", []byte("PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\n")},
+		{"proxy-v2", v2Header(src, dst)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := newEnv(b, rfb.ModeEcho, func(c *Config) {
+				c.Logger = discardLogger()
+				c.ProxyProtocol = loopback
+				c.HandshakeRate = -1 // measure the path, not the bucket
+				if bc.prefix == nil {
+					c.ProxyProtocol = nil
+				}
+			})
+			req := append(append([]byte(nil), bc.prefix...), up...)
+			b.ResetTimer()
+			for range b.N {
+				c, err := net.Dial("tcp", e.addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if w := readResponse(b, c); w.status != 101 {
+					b.Fatalf("status %d", w.status)
+				}
+				_ = c.Close()
+			}
+			b.StopTimer()
+			waitForB(b, func() bool { return e.srv.Stats().Connections == 0 })
+		})
+	}
+}
+
+// waitForB polls cond for up to 5 s.
+func waitForB(b *testing.B, cond func() bool) {
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
 	}
 }
