@@ -39,7 +39,9 @@ func (s *session) startClient(c gnet.Conn) {
 	s.awaitProxy = len(s.srv.cfg.ProxyProtocol) > 0 && prefixes(s.srv.cfg.ProxyProtocol).contains(s.clientIP)
 }
 
-// proxyHeader is the first step of the browser's first bytes: a connection
+// proxyHeader is the first step of the browser's first bytes (fromBrowser
+// calls it in stateHandshake, before anything reads the request or a TLS
+// ClientHello; it reads the raw socket, never a TLS layer): a connection
 // from a Config.ProxyProtocol source starts with a PROXY header (v1 or v2),
 // whose source address becomes the client's; from any other source a PROXY
 // header is refused, never honoured. It reports whether the bytes after it

@@ -37,9 +37,6 @@ func putHead(b *bytebufferpool.ByteBuffer) { headPool.Put(b) }
 // buffer. Bytes after the head (a first frame sent early) stay in the socket's
 // inbound buffer for the relay.
 func (s *session) handshake() gnet.Action {
-	if act, next := s.proxyHeader(); !next {
-		return act
-	}
 	c := s.browser
 	cfg := &s.srv.cfg
 	chunk, _ := c.Peek(-1)
