@@ -55,7 +55,7 @@ type options struct {
 	loops, workers int
 	readBuffer     int
 
-	tls tlsOptions // tls.go
+	tls    tlsOptions   // tls.go
 	limits limitOptions // limits.go
 }
 
