@@ -28,6 +28,9 @@ FUZZ_TARGETS := \
 	./rfb:FuzzConsoleVeNCrypt \
 	./rfb:FuzzBrowserHandshake \
 	./engine:FuzzTunnelAnswer \
+	./engine:FuzzForwardedClient \
+	./proxyproto:FuzzParse \
+	./proxyproto:FuzzPires \
 	./tlsconf:FuzzCiphers \
 	./nova:FuzzParseConfData \
 	./nova:FuzzSubstitute \

@@ -11,13 +11,20 @@ import (
 )
 
 // fromBrowser handles bytes from the browser: through the TLS layer when
-// there is one (tlsserver.go), else as they are.
+// there is one (tlsserver.go), else as they are. A connection's first bytes
+// may be a PROXY header (clientaddr.go), then, when TLS is configured, a TLS
+// ClientHello or a plain request (firstBytes); both read the raw socket.
 func (s *session) fromBrowser() gnet.Action {
-	switch {
-	case s.btls != nil:
+	if s.btls != nil {
 		return s.fromBrowserTLS()
-	case s.state == stateHandshake && s.head == nil && s.srv.cfg.TLS != nil:
-		return s.firstBytes()
+	}
+	if s.state == stateHandshake && s.head == nil {
+		if act, next := s.proxyHeader(); !next {
+			return act
+		}
+		if s.srv.cfg.TLS != nil {
+			return s.firstBytes()
+		}
 	}
 	return s.browserInput()
 }

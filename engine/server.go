@@ -27,6 +27,7 @@ type Server struct {
 	client  *gnet.Client
 	handler *handler
 	stats   counters
+	limits  *limiter
 	jobs    chan struct{} // worker slots: a job holds one while it runs
 	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
 	tlsSlots chan struct{}
@@ -74,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		sweepDone:  make(chan struct{}),
 		serveErr:   make(chan error, 1),
 	}
+	s.limits = newLimiter(&cfg)
 	s.handler = &handler{srv: s}
 	s.client, err = gnet.NewClient(s.handler,
 		gnet.WithNumEventLoop(cfg.Loops),

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -659,4 +660,46 @@ func TestTLSHandshakeSlots(t *testing.T) {
 	}
 	w := e.dialConsole()
 	w.rfbHandshake()
+}
+
+// TestTLSAfterProxyHeader: a PROXY header from a trusted load balancer
+// comes before the TLS ClientHello (HAProxy's send-proxy in TCP mode); the
+// relay reads it from the raw socket, then starts TLS, and logs the client
+// the header named. A PROXY header inside TLS is request bytes, not a
+// header.
+func TestTLSAfterProxyHeader(t *testing.T) {
+	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
+		c.ProxyProtocol = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	for _, tc := range []struct {
+		name   string
+		pieces []string
+	}{
+		{"header alone first", []string{"PROXY TCP4 192.0.2.10 198.51.100.1 5555 443\r\n"}},
+		{"header in pieces", []string{"PROXY TCP4 192.0.", "2.10 198.51.100.1 5555 443\r\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			for _, p := range tc.pieces {
+				if _, err := io.WriteString(raw, p); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			c := tls.Client(raw, e.clientTLS())
+			if _, err := io.WriteString(c, upgradeRequest("/websockify?token="+canary)); err != nil {
+				t.Fatalf("TLS after a PROXY header: %v", err)
+			}
+			w := readResponse(t, c)
+			if w.status != 101 {
+				t.Fatalf("status %d", w.status)
+			}
+			w.rfbHandshake()
+			e.waitLog(t, "client=192.0.2.10:5555")
+		})
+	}
 }

@@ -55,7 +55,8 @@ type options struct {
 	loops, workers int
 	readBuffer     int
 
-	tls tlsOptions // tls.go
+	tls    tlsOptions   // tls.go
+	limits limitOptions // limits.go
 }
 
 // notBuilt lists websockify options vncrelay does not have yet, with what they
@@ -118,6 +119,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.readBuffer, "read-buffer", 0, "largest read from a socket in bytes, per event loop; also the largest frame sent to a browser (0: 256 KiB)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
+	o.limits.addFlags(fs)
 
 	o.tls.flags(fs) // tls.go
 
