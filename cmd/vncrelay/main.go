@@ -69,16 +69,21 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	checkLimits(&cfg, log)
-	if o.pprof != "" {
-		if err := servePprof(o.pprof, log); err != nil {
-			return err
-		}
+	adminAddr, err := adminFlags(o.admin, o.pprof)
+	if err != nil {
+		return err
 	}
+	adm, err := listenAdmin(adminAddr, log) // admin.go; nil when off
+	if err != nil {
+		return err
+	}
+	defer adm.close()
 
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
+	adm.start(srv, cfg.Resolver)
 	var reload func()
 	if tokens != nil {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome

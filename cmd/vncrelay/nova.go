@@ -44,8 +44,17 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	for _, a := range args {
 		if a == "-h" || a == "--help" {
 			fmt.Fprint(stderr, nova.Usage(p))
+			fmt.Fprint(stderr, "\nvncrelay's own options:\n  --admin ADDR  serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on ADDR (docs/OPERATIONS.md)\n")
 			return nil
 		}
+	}
+	adminArg, pprofArg, args, err := splitAdminArgs(args) // vncrelay's own options (admin.go)
+	if err != nil {
+		return err
+	}
+	adminAddr, err := adminFlags(adminArg, pprofArg)
+	if err != nil {
+		return err
 	}
 	nc, err := nova.Load(nova.LoadOptions{Proxy: p, Args: args})
 	if err != nil {
@@ -67,10 +76,16 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	defer cleanup()
 	checkLimits(&cfg, log)
+	adm, err := listenAdmin(adminAddr, log)
+	if err != nil {
+		return err
+	}
+	defer adm.close()
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
+	adm.start(srv, cfg.Resolver)
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
 	return serve(srv, log, nil)

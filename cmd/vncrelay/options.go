@@ -30,6 +30,7 @@ type options struct {
 	logFormat  string
 	demo       bool
 	pprof      string
+	admin      string // admin listener (admin.go)
 	origins    []string
 	checkOrig  bool
 
@@ -90,7 +91,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&o.checkOrig, "check-origin", false, "refuse upgrades whose Origin is not the request's host or an --allowed-origin (Nova's rule; websockify checks nothing)")
 	fs.StringSliceVar(&o.origins, "allowed-origin", nil, "`HOST` allowed as Origin besides the request's own host (repeat or comma-separate; implies --check-origin)")
-	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on `ADDR` (a loopback address; off by default)")
+	fs.StringVar(&o.admin, "admin", "", "serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on `ADDR`, such as 127.0.0.1:9180 (off by default)")
+	fs.StringVar(&o.pprof, "pprof", "", "older name of --admin, on a loopback `ADDR`")
 	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
 	fs.IntVar(&o.maxPending, "max-pending", 0, "most connections not yet relaying (0: 1024)")
