@@ -146,7 +146,7 @@ func queryInt(q url.Values, name string, def, lo, hi int) int {
 
 // fmtAge shows a duration to the second: 45s, 3m07s, 2h05m, 3d04h.
 func fmtAge(d time.Duration) string {
-	s := int64(d / time.Second)
+	s := max(int64(d/time.Second), 0)
 	switch {
 	case s < 60:
 		return strconv.FormatInt(s, 10) + "s"
