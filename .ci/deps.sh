@@ -22,6 +22,7 @@ pkgs=(
   python3-pymysql             # the driver nova-manage uses for MariaDB (nova)
   spice-html5                 # SPICE HTML5 client pages, served by the spicehtml5 proxy (e2e)
   redis-server                # TokenRedis, started privately by the tests (auth/redis)
+  prometheus                  # Prometheus and promtool: scrape the admin listener, check the rules (e2e)
 )
 missing=()
 for p in "${pkgs[@]}"; do
