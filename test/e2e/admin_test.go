@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vncrelay/vncrelay/auth"
+	"github.com/vncrelay/vncrelay/internal/novatest"
 	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
@@ -305,5 +306,53 @@ func TestPrometheusScrapes(t *testing.T) {
 		if v, ok := query(c.q); !ok || v != c.want {
 			t.Errorf("%s = %v (ok %v), want %v", c.q, v, ok, c.want)
 		}
+	}
+}
+
+// TestNovaProxyAdmin: `--admin` on a Nova proxy's command line (nova.conf
+// has no such option): ready while Nova's database answers, 503 naming the
+// token store when it does not.
+func TestNovaProxyAdmin(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		db    func() string
+		ready bool
+	}{
+		{"database down", func() string {
+			return fmt.Sprintf("mysql+pymysql://nova:pw@127.0.0.1:%d/nova", freePort(t))
+		}, false},
+		{"database up", func() string { return novatest.Shared(t).DatabaseURL }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := freePort(t)
+			conf := filepath.Join(t.TempDir(), "nova.conf")
+			body := fmt.Sprintf("[DEFAULT]\nweb = /usr/share/novnc\n[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = %d\n"+
+				"[database]\nconnection = %s\n", port, tc.db())
+			if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			bin := filepath.Join(t.TempDir(), "nova-novncproxy")
+			if err := os.Symlink(relayBin, bin); err != nil {
+				t.Fatal(err)
+			}
+			_, _, logs := startListening(t, []string{bin, "--config-file", conf, "--admin", "127.0.0.1:0"},
+				func() []string { return nil })
+			m := adminRE.FindStringSubmatch(logs.String())
+			if m == nil {
+				t.Fatalf("no admin listening line:\n%s", logs.String())
+			}
+			if v := metricValue(t, adminGet(t, "http://"+m[1]+"/metrics"), "vncrelay_consoles_open"); v != 0 {
+				t.Fatalf("consoles open %v", v)
+			}
+			resp, err := http.Get("http://" + m[1] + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.ready && resp.StatusCode != 200 || !tc.ready && (resp.StatusCode != 503 || !strings.Contains(string(b), "token store")) {
+				t.Fatalf("/readyz: %d %q", resp.StatusCode, b)
+			}
+		})
 	}
 }
