@@ -132,6 +132,7 @@ func (s *session) connect(token string) {
 		if errors.Is(err, auth.ErrUnknownToken) {
 			refusal = errForbidden
 		} else {
+			srv.stats.lookupErrors.Add(1)
 			srv.log.Error("token lookup failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
 		}
 		s.report(refusal, nil)

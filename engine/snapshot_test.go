@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -183,5 +184,19 @@ func TestReady(t *testing.T) {
 	}
 	if err := srv.Ready(); err == nil {
 		t.Fatal("ready after Shutdown")
+	}
+}
+
+// TestLookupErrors: a store that cannot answer is counted apart from
+// unknown tokens, and its requests get 503.
+func TestLookupErrors(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
+		c.Resolver = &auth.TokenFile{Path: filepath.Join(t.TempDir(), "missing"), Logger: c.Logger}
+	})
+	if w := e.dialRaw(upgradeRequest("/websockify?token=" + canary)); w.status != 503 {
+		t.Fatalf("status %d", w.status)
+	}
+	if st := e.srv.Stats(); st.LookupErrors != 1 || st.Refusals[refusalSlot(503)] != 1 {
+		t.Fatalf("lookup errors %d, refusals %v", st.LookupErrors, st.Refusals)
 	}
 }

@@ -25,6 +25,9 @@ type Stats struct {
 	// its browser was slow; PausesBrowser the times a browser's reads were
 	// paused because its console was slow (backpressure, Config.HighWater).
 	PausesConsole, PausesBrowser uint64
+	// LookupErrors counts token lookups that failed for another reason than
+	// an unknown token (store down, timeout): answered 503.
+	LookupErrors uint64
 }
 
 // counters is the live form of Stats.
@@ -36,6 +39,7 @@ type counters struct {
 	closed                                 [reasonCount]atomic.Uint64
 	refusals                               [refusalSlots]atomic.Uint64
 	pausesConsole, pausesBrowser           atomic.Uint64
+	lookupErrors                           atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -52,5 +56,6 @@ func (c *counters) snapshot() Stats {
 		s.Refusals[i] = c.refusals[i].Load()
 	}
 	s.PausesConsole, s.PausesBrowser = c.pausesConsole.Load(), c.pausesBrowser.Load()
+	s.LookupErrors = c.lookupErrors.Load()
 	return s
 }

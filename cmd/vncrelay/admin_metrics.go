@@ -39,6 +39,7 @@ var (
 	descOpened           = desc("consoles_opened_total", "Consoles that reached relaying (the 101 was sent).")
 	descClosed           = desc("consoles_closed_total", "Browser connections ended, by reason (refused, web and handshake_timeout are connections that never became consoles).", "reason")
 	descRefusals         = desc("refusals_total", "Requests refused with an HTTP status before the upgrade, by status (503 includes the refusals at accept over the connection limits; other: a status not listed).", "status")
+	descLookupErrors     = desc("token_lookup_errors_total", "Token lookups that failed for another reason than an unknown token (store down, timeout); each was answered 503.")
 	descDials            = desc("dials_total", "Console dials started.")
 	descDialFailures     = desc("dial_failures_total", "Console dials that failed.")
 	descBytes            = desc("bytes_total", "Payload bytes relayed, by direction: in is browser to console, out is console to browser. Includes open consoles.", "direction")
@@ -67,7 +68,7 @@ var latencyBuckets = func() []float64 {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descConsolesOpen, descConnectionsOpen, descPendingOpen, descConnectionsMax, descPendingMax,
-		descAccepted, descAcceptErrors, descOpened, descClosed, descRefusals, descDials, descDialFailures,
+		descAccepted, descAcceptErrors, descOpened, descClosed, descRefusals, descLookupErrors, descDials, descDialFailures,
 		descBytes, descPauses, descConsolesPaused, descLoopConnections, descLoopConsoles,
 		descWorkersBusy, descWorkersMax, descHandshakeSeconds, descLookupSeconds, descDialSeconds, descSetupSeconds,
 	} {
@@ -97,6 +98,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAcceptErrors, st.AcceptErrors)
 	counter(descOpened, st.Opened)
 	counter(descDials, st.Dials)
+	counter(descLookupErrors, st.LookupErrors)
 	counter(descDialFailures, st.DialFailures)
 	for r, n := range st.Closed {
 		if reason := engine.Reason(r); reason != engine.ReasonNone {

@@ -279,6 +279,7 @@ func TestAdminEndpoints(t *testing.T) {
 		{"vncrelay_dial_duration_seconds", nil, 3},
 		{"vncrelay_console_handshake_duration_seconds", nil, 0},
 		{"vncrelay_workers_max", nil, 256},
+		{"vncrelay_token_lookup_errors_total", nil, 0},
 		{"vncrelay_consoles_paused", nil, 0},
 	}
 	for _, c := range checks {
