@@ -356,3 +356,12 @@ func TestNovaProxyAdmin(t *testing.T) {
 		})
 	}
 }
+
+// TestPromtoolRules: the shipped alert rules pass promtool's check.
+func TestPromtoolRules(t *testing.T) {
+	promtool := need(t, "promtool")
+	out, err := exec.Command(promtool, "check", "rules", "../../contrib/prometheus/vncrelay-alerts.yml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS: 7 rules found") {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+}
