@@ -150,7 +150,8 @@ func TestRefusalSlot(t *testing.T) {
 		want   int
 	}{
 		{"first", 400, 0},
-		{"forbidden", 403, 1},
+		{"unauthorized", 401, 1},
+		{"forbidden", 403, 2},
 		{"gateway timeout", 504, refusalSlots - 2},
 		{"unlisted", 418, refusalSlots - 1},
 	}

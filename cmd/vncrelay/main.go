@@ -45,6 +45,9 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.daemon && !isDaemonChild() {
+		return daemonize(stderr)
+	}
 	log, closeLog, err := newLogger(o, stderr)
 	if err != nil {
 		return err
@@ -79,11 +82,28 @@ func run(args []string, stderr io.Writer) error {
 	}
 	defer adm.close()
 
+	if o.record != "" {
+		stop, err := startRecording(&cfg, o.record, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if o.traffic {
+		out := newAsyncLog(os.Stdout)
+		defer out.Close()
+		withTraffic(&cfg, out)
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
 	adm.start(srv, cfg.Resolver)
+	if isDaemonChild() {
+		if err := daemonReady(); err != nil {
+			return err
+		}
+	}
 	var reload func()
 	if tokens != nil {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
@@ -147,6 +167,16 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 	if o.checkOrig || len(o.origins) > 0 {
 		cfg.Origins = &auth.OriginPolicy{Allowed: o.origins}
 	}
+	if o.authPlugin != "" {
+		a, err := auth.ParseRequestAuth(o.authPlugin, o.authSource)
+		if err != nil {
+			return cfg, nil, err
+		}
+		if _, ok := a.(auth.ClientCertCNAuth); ok {
+			return cfg, nil, errors.New("--auth-plugin ClientCertCNAuth needs TLS with client certificates (--verify-client), which this build does not have yet")
+		}
+		cfg.RequestAuth, cfg.WebAuth = a, o.webAuth
+	}
 	if o.web != "" {
 		if st, err := os.Stat(o.web); err != nil || !st.IsDir() {
 			return cfg, nil, fmt.Errorf("--web %s: not a directory", o.web)
@@ -209,12 +239,28 @@ func newLogger(o *options, stderr io.Writer) (*slog.Logger, func(), error) {
 		level = slog.LevelDebug
 	}
 	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
 	switch o.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, hopts)), closeFn, nil
+		h = slog.NewTextHandler(w, hopts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, hopts)), closeFn, nil
+		h = slog.NewJSONHandler(w, hopts)
+	default:
+		closeFn()
+		return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
-	closeFn()
-	return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	if o.syslog != "" {
+		sink, err := dialSyslog(o.syslog, o.legacySys, o.daemon)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		h = slog.NewMultiHandler(h, syslogHandler(sink, level))
+		closeOthers := closeFn
+		closeFn = func() {
+			closeOthers()
+			_ = sink.Close()
+		}
+	}
+	return slog.New(h), closeFn, nil
 }

@@ -64,6 +64,9 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, versionString())
 		return nil
 	}
+	if nc.Default.Daemon && !isDaemonChild() {
+		return daemonize(stderr)
+	}
 	log, closeLog, err := novaLogger(nc, stderr)
 	if err != nil {
 		return err
@@ -81,11 +84,23 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer adm.close()
+	if nc.Default.Record != "" {
+		stop, err := startRecording(&cfg, nc.Default.Record, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
 	adm.start(srv, cfg.Resolver)
+	if isDaemonChild() {
+		if err := daemonReady(); err != nil {
+			return err
+		}
+	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
 	return serve(srv, log, nil)
