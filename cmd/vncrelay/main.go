@@ -124,6 +124,8 @@ func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	stopWatchdog := sdReady(srv, log) // systemd.go: READY=1, watchdog
+	defer stopWatchdog()
 	for {
 		select {
 		case err := <-served:
@@ -140,6 +142,7 @@ func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 				continue
 			}
 			log.Info("signal received; draining", "signal", sig.String())
+			sdStopping(log)
 			cut, err := srv.Shutdown(context.Background())
 			if cut > 0 {
 				log.Warn("connections cut at drain timeout", "count", cut)
