@@ -22,7 +22,12 @@ const (
 	statusScanMax        = 10_000 // connections copied from the engine at most, before sorting
 	statusDefaultRefresh = 5      // seconds between reloads (meta refresh)
 	statusMaxRefresh     = 3600
+	statusInFlight       = 2 // pages rendered at once; more get 503
 )
+
+// statusSlots bounds the status pages being rendered: each copies up to
+// statusScanMax connections.
+var statusSlots = make(chan struct{}, statusInFlight)
 
 //go:embed admin_status.html
 var statusHTML string
@@ -83,6 +88,14 @@ type statusColumn struct {
 // default age) and cut at ?limit= (default 100, at most 1000). ?refresh=
 // sets the reload interval in seconds (0: none; default 5).
 func (a *admin) status(w http.ResponseWriter, r *http.Request) {
+	select {
+	case statusSlots <- struct{}{}:
+		defer func() { <-statusSlots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "status page busy, retry", http.StatusServiceUnavailable)
+		return
+	}
 	q := r.URL.Query()
 	p := statusPage{
 		Version: versionString(), Listen: a.srv.Addr().String(), Now: time.Now(),
