@@ -201,3 +201,16 @@ func TestLookupErrors(t *testing.T) {
 		t.Fatalf("lookup errors %d, refusals %v", st.LookupErrors, st.Refusals)
 	}
 }
+
+// TestConsoleSetupLatency: a console behind the RFB security proxy records
+// its console handshake, and the whole open is at least that long.
+func TestConsoleSetupLatency(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, nil)
+	target := auth.Target{Network: "tcp", Address: e.console.Addr(), SecurityProxy: auth.SecurityProxyRFBNone}
+	e2 := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = auth.Static{Target: target} })
+	e2.dial()
+	l := e2.srv.Latencies()
+	if l.ConsoleSetup.Count() != 1 || l.Handshake.Count() != 1 || l.ConsoleSetup.Sum <= 0 || l.Handshake.Sum < l.ConsoleSetup.Sum {
+		t.Fatalf("latencies %+v", l)
+	}
+}
