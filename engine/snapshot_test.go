@@ -214,3 +214,29 @@ func TestConsoleSetupLatency(t *testing.T) {
 		t.Fatalf("latencies %+v", l)
 	}
 }
+
+// TestSnapshotShowsPaused: a browser that reads nothing gets its console's
+// reads paused, and both snapshots say so.
+func TestSnapshotShowsPaused(t *testing.T) {
+	e := newEnv(t, rfb.ModeStream, func(c *Config) { c.HighWater = 64 << 10 })
+	w := e.dial()
+	w.rfbHandshake()
+	req := []byte{3, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x10} // a 256×16 update request
+	w.send(bytes.Repeat(req, 400))
+	ctx := context.Background()
+	waitFor(t, "the console's reads to pause", func() bool {
+		cs, err := e.srv.Consoles(ctx, 10)
+		return err == nil && len(cs) == 1 && cs[0].PausedConsole && !cs[0].PausedBrowser
+	})
+	loops, err := e.srv.Loops(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := 0
+	for _, l := range loops {
+		paused += l.Paused
+	}
+	if paused != 1 || e.srv.Stats().PausesConsole == 0 {
+		t.Fatalf("loops %+v, stats %+v", loops, e.srv.Stats())
+	}
+}
