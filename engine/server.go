@@ -28,6 +28,7 @@ type Server struct {
 	handler *handler
 	stats   counters
 	lat     latencies
+	limits  *limiter
 	jobs    chan struct{} // worker slots: a job holds one while it runs
 
 	mu       sync.Mutex
@@ -72,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		sweepDone:  make(chan struct{}),
 		serveErr:   make(chan error, 1),
 	}
+	s.limits = newLimiter(&cfg)
 	s.handler = &handler{srv: s}
 	s.client, err = gnet.NewClient(s.handler,
 		gnet.WithNumEventLoop(cfg.Loops),

@@ -167,6 +167,9 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		MaxMessageSize: o.maxMessage, MaxFragments: o.maxFragments, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
 		Logger: log,
 	}
+	if err := o.limits.apply(&cfg, log); err != nil {
+		return cfg, nil, err
+	}
 	if o.checkOrig || len(o.origins) > 0 {
 		cfg.Origins = &auth.OriginPolicy{Allowed: o.origins}
 	}

@@ -56,7 +56,11 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	nc, err := nova.Load(nova.LoadOptions{Proxy: p, Args: args})
+	novaArgs, limits, err := splitLimitArgs(args) // vncrelay's own options: limits.go
+	if err != nil {
+		return err
+	}
+	nc, err := nova.Load(nova.LoadOptions{Proxy: p, Args: novaArgs})
 	if err != nil {
 		return err
 	}
@@ -78,6 +82,9 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
+	if err := limits.apply(&cfg, log); err != nil {
+		return err
+	}
 	checkLimits(&cfg, log)
 	adm, err := listenAdmin(adminAddr, log)
 	if err != nil {

@@ -55,6 +55,8 @@ type options struct {
 	highWater      int
 	loops, workers int
 	readBuffer     int
+
+	limits limitOptions // limits.go
 }
 
 // notBuilt lists websockify options vncrelay does not have yet, with what they
@@ -122,6 +124,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.readBuffer, "read-buffer", 0, "largest read from a socket in bytes, per event loop; also the largest frame sent to a browser (0: 256 KiB)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
+	o.limits.addFlags(fs)
 
 	for _, nb := range notBuilt {
 		if boolNotBuilt[nb.name] {
