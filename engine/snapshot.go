@@ -16,6 +16,7 @@ import (
 type ConsoleInfo struct {
 	Loop      int       // index of the event loop (LoopInfo.Index)
 	Client    string    // the browser's address, host:port
+	Forwarded bool      // Client came from a trusted proxy (PROXY header, X-Forwarded-For, Forwarded)
 	Target    string    // the console's address as logs show it; "" before the dial
 	TokenMask string    // auth.Mask of the token; "" before the request was read
 	Opened    time.Time // when the connection was accepted
@@ -101,7 +102,7 @@ func (s *Server) Consoles(ctx context.Context, max int) ([]ConsoleInfo, error) {
 
 // info copies the session's fields; it runs on the session's loop.
 func (s *session) info() ConsoleInfo {
-	ci := ConsoleInfo{Loop: s.loop.index, Client: s.client, TokenMask: s.tokenMask, Opened: s.opened,
+	ci := ConsoleInfo{Loop: s.loop.index, Client: s.client, Forwarded: s.forwarded, TokenMask: s.tokenMask, Opened: s.opened,
 		State: s.state.String(), BytesIn: s.bytesIn, BytesOut: s.bytesOut,
 		PausedConsole: s.pausedByWho&pauseConsole != 0, PausedBrowser: s.pausedByWho&pauseBrowser != 0}
 	if s.target.address != "" {

@@ -259,6 +259,11 @@ func TestAdminEndpoints(t *testing.T) {
 	if _, status := e.open("not-a-token"); status != 403 {
 		t.Fatalf("unknown token: %d", status)
 	}
+	// The refused connection is counted closed once the relay has closed it.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.srv.Stats().Connections != 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	mf := e.metrics()
 	checks := []struct {
@@ -327,7 +332,7 @@ func TestAdminEndpoints(t *testing.T) {
 		defer close(done)
 		_, _ = e.srv.Shutdown(context.Background())
 	}()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for e.srv.Ready() == nil && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
