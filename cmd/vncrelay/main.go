@@ -76,11 +76,15 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	checkLimits(&cfg, log)
-	if o.pprof != "" {
-		if err := servePprof(o.pprof, log); err != nil {
-			return err
-		}
+	adminAddr, err := adminFlags(o.admin, o.pprof)
+	if err != nil {
+		return err
 	}
+	adm, err := listenAdmin(adminAddr, log) // admin.go; nil when off
+	if err != nil {
+		return err
+	}
+	defer adm.close()
 
 	if o.record != "" {
 		stop, err := startRecording(&cfg, o.record, log)
@@ -98,6 +102,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	adm.start(srv, cfg.Resolver)
 	if isDaemonChild() {
 		if err := daemonReady(); err != nil {
 			return err
@@ -124,6 +129,8 @@ func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	stopWatchdog := sdReady(srv, log) // systemd.go: READY=1, watchdog
+	defer stopWatchdog()
 	for {
 		select {
 		case err := <-served:
@@ -140,6 +147,7 @@ func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 				continue
 			}
 			log.Info("signal received; draining", "signal", sig.String())
+			sdStopping(log)
 			cut, err := srv.Shutdown(context.Background())
 			if cut > 0 {
 				log.Warn("connections cut at drain timeout", "count", cut)

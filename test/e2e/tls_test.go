@@ -451,3 +451,58 @@ func TestTLSSSLTarget(t *testing.T) {
 		t.Fatalf("console with a rogue certificate: %q", head)
 	}
 }
+
+// TestTLSFloodLowDescriptors: a flood of TLS connections that send the start
+// of a ClientHello and then nothing, against a relay whose descriptor limit
+// is below the flood's size (accept backs off when it runs out): the silent
+// handshakes are cut at the TLS handshake deadline, a wss console open before the flood keeps relaying
+// during it, and new consoles open once it has passed.
+func TestTLSFloodLowDescriptors(t *testing.T) {
+	prlimit := need(t, "prlimit")
+	ts := newTLSSetup(t)
+	addr, _, logs := startRelayLogged(t, []string{prlimit, "--nofile=96:96", "--"}, "--cert", ts.cert,
+		"--max-connections", "500", "--tls-handshake-timeout", "2s",
+		"--token-plugin", "TokenFile", "--token-source", tokenFile(t, echoConsole(t)))
+	live := dialWSS(t, addr, ts.ca.Pool)
+	var flood []net.Conn
+	for range 200 {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break // the accept queue is full too
+		}
+		_, _ = c.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00})
+		flood = append(flood, c)
+	}
+	defer func() {
+		for _, c := range flood {
+			_ = c.Close()
+		}
+	}()
+	live.echo(t, 256<<10)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "TLS handshake failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("silent handshakes not cut:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, c := range flood {
+		_ = c.Close()
+	}
+	flood = nil
+	var w *wssConsole
+	for w == nil && time.Now().Before(deadline.Add(20*time.Second)) {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ts.ca.Pool, ServerName: "localhost"})
+		if err != nil {
+			time.Sleep(200 * time.Millisecond) // the queue still drains
+			continue
+		}
+		_ = c.Close()
+		w = dialWSS(t, addr, ts.ca.Pool)
+	}
+	if w == nil {
+		t.Fatalf("no TLS console after the flood:\n%s", logs.String())
+	}
+	w.echo(t, 256<<10)
+	live.echo(t, 256<<10)
+}
