@@ -30,6 +30,11 @@ type session struct {
 	console  gnet.Conn
 	deadline int64 // unix ns: handshake, connect or close deadline, by state
 
+	// The plaintext of each side: browser and console themselves, or their
+	// TLS layers btls and ctls (tlswire.go).
+	bw, cw     wire
+	btls, ctls *tlsWire
+
 	// Handshake.
 	head      *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole
 	plainHTTP bool                       // the request is not an upgrade: refusals may carry a body
@@ -118,6 +123,11 @@ func (s *session) tick(now int64) {
 		if now > s.deadline {
 			s.apply(s.refuse(errHandshakeTimeout, ReasonHandshakeTimeout))
 		}
+	case stateTLSHandshake:
+		if now > s.deadline { // the worker's context ends it too; no TLS to answer in
+			s.setReason(ReasonHandshakeTimeout)
+			s.closeBrowser()
+		}
 	case stateConnecting:
 		// The worker's context carries the connect deadline; this is a guard in
 		// case its result cannot come back.
@@ -152,6 +162,9 @@ func (s *session) tick(now int64) {
 // goingAway starts the close of the session for a server shutdown.
 func (s *session) goingAway() {
 	switch s.state {
+	case stateTLSHandshake:
+		s.setReason(ReasonShutdown)
+		s.closeBrowser()
 	case stateHandshake, stateConnecting, stateConsoleSetup:
 		s.apply(s.refuse(errShuttingDown, ReasonShutdown))
 	case stateRelaying:
@@ -163,7 +176,7 @@ func (s *session) goingAway() {
 func (s *session) ping(now int64) {
 	n := wsframe.PutHeader(s.hdr[:], true, wsframe.OpPing, 0)
 	s.lastPing, s.awaitPong = now, true
-	_, _ = s.browser.Write(s.hdr[:n])
+	_, _ = s.bw.Write(s.hdr[:n])
 }
 
 // setReason records why the session ends; the first reason stands.

@@ -17,6 +17,7 @@ type Stats struct {
 	AcceptErrors uint64 // accept errors (such as EMFILE) backed off from
 	BytesIn      uint64 // payload bytes browser → console, of consoles that have closed
 	BytesOut     uint64 // payload bytes console → browser, of consoles that have closed
+	TLS          TLSStats
 	Closed       [reasonCount]uint64
 	// Refusals counts Refused by HTTP status: Refusals[i] is for
 	// RefusalStatuses[i].
@@ -35,6 +36,7 @@ type counters struct {
 	accepted, opened, refused, busyRefused atomic.Uint64
 	dials, dialFailures, acceptErrors      atomic.Uint64
 	bytesIn, bytesOut                      atomic.Uint64
+	tlsHandshakes, tlsFailures             atomic.Uint64
 	consoles, connections, pending         atomic.Int64
 	closed                                 [reasonCount]atomic.Uint64
 	refusals                               [refusalSlots]atomic.Uint64
@@ -48,6 +50,7 @@ func (c *counters) snapshot() Stats {
 		Pending: c.pending.Load(), Opened: c.opened.Load(), Refused: c.refused.Load(),
 		BusyRefused: c.busyRefused.Load(), Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(),
 		AcceptErrors: c.acceptErrors.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		TLS: TLSStats{Handshakes: c.tlsHandshakes.Load(), HandshakeFailures: c.tlsFailures.Load()},
 	}
 	for i := range s.Closed {
 		s.Closed[i] = c.closed[i].Load()

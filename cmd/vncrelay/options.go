@@ -56,6 +56,7 @@ type options struct {
 	loops, workers int
 	readBuffer     int
 
+	tls    tlsOptions   // tls.go
 	limits limitOptions // limits.go
 }
 
@@ -63,9 +64,6 @@ type options struct {
 // are for. Giving one is an error at start: silently ignoring a security
 // option (TLS, auth) would leave a user believing it is in force.
 var notBuilt = []struct{ name, short, what string }{
-	{"cert", "", "TLS"}, {"key", "", "TLS"}, {"key-password", "", "TLS"}, {"ssl-only", "", "TLS"},
-	{"ssl-target", "", "TLS to the console"}, {"verify-client", "", "TLS client certificates"},
-	{"cafile", "", "TLS client certificates"}, {"ssl-version", "", "TLS"}, {"ssl-ciphers", "", "TLS"},
 	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
 	{"inetd", "", "inetd mode; not planned: one process per connection is what vncrelay replaces (use socket activation)"},
 	{"wrap-mode", "", "wrapping a program; not planned: vncrelay relays to consoles and does not start them (run the program under your service manager)"},
@@ -73,8 +71,7 @@ var notBuilt = []struct{ name, short, what string }{
 }
 
 // boolNotBuilt are the notBuilt options that take no value in websockify.
-var boolNotBuilt = map[string]bool{"ssl-only": true, "ssl-target": true, "verify-client": true,
-	"run-once": true, "inetd": true, "libserver": true}
+var boolNotBuilt = map[string]bool{"run-once": true, "inetd": true, "libserver": true}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
@@ -125,6 +122,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
 	o.limits.addFlags(fs)
+
+	o.tls.flags(fs) // tls.go
 
 	for _, nb := range notBuilt {
 		if boolNotBuilt[nb.name] {
@@ -227,9 +226,8 @@ websockify's command line. Options:
 `)
 	fmt.Fprint(w, fs.FlagUsages())
 	fmt.Fprint(w, `
-Not supported (refused at start, saying why): TLS (--cert, --key, --ssl-only,
-...) and --run-once, --timeout (not built yet); --inetd, --libserver and
-wrapping a program (not planned); plugins of Python modules other than
-websockify's own.
+Not supported (refused at start, saying why): --run-once, --timeout (not
+built yet); --inetd, --libserver and wrapping a program (not planned);
+plugins of Python modules other than websockify's own.
 `)
 }
