@@ -31,6 +31,13 @@ type Config struct {
 	// enforce_session_timeout does; false lets a console outlive its token,
 	// which is only checked at open (websockify, Nova before 2024.2).
 	EnforceTokenExpiry bool
+	// RevokeCheck, when above zero, asks the token store again at this
+	// interval about every live console's token and closes with 1008 the
+	// consoles whose token is gone or now names another console; a store
+	// that does not answer keeps them (see revoker). Zero checks only at
+	// open. With it on, the engine keeps each live console's token in memory
+	// (a map entry of about 100 bytes plus the token per console).
+	RevokeCheck time.Duration
 	// WebDir serves static files (noVNC) from this directory on the same port;
 	// "" serves none and answers a plain GET with 405.
 	WebDir string

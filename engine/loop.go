@@ -110,6 +110,9 @@ func (s *Server) stopIdle() {
 	s.ln.shutdown()
 	<-s.acceptDone
 	<-s.sweepDone
+	if s.revoke != nil {
+		s.revoke.stop()
+	}
 	s.workers.Wait()
 	_ = s.client.Stop()
 }

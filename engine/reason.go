@@ -22,6 +22,7 @@ const (
 	ReasonWeb                     // a static file request was answered
 	ReasonCloseTimeout            // the browser did not take or answer a close frame in time
 	ReasonTokenExpired            // the console's token expired (Config.EnforceTokenExpiry)
+	ReasonRevoked                 // the store no longer knows the token, or sends it elsewhere (Config.RevokeCheck)
 	reasonCount
 )
 
@@ -42,6 +43,7 @@ var reasonNames = [reasonCount]string{
 	ReasonWeb:              "web",
 	ReasonCloseTimeout:     "close_timeout",
 	ReasonTokenExpired:     "token_expired",
+	ReasonRevoked:          "token_revoked",
 }
 
 func (r Reason) String() string {

@@ -28,6 +28,7 @@ type Server struct {
 	handler *handler
 	stats   counters
 	jobs    chan struct{} // worker slots: a job holds one while it runs
+	revoke  *revoker      // nil unless Config.RevokeCheck
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState
@@ -72,6 +73,9 @@ func New(cfg Config) (*Server, error) {
 		serveErr:   make(chan error, 1),
 	}
 	s.handler = &handler{srv: s}
+	if cfg.RevokeCheck > 0 {
+		s.revoke = newRevoker(s, cfg.RevokeCheck)
+	}
 	s.client, err = gnet.NewClient(s.handler,
 		gnet.WithNumEventLoop(cfg.Loops),
 		gnet.WithReadBufferCap(cfg.ReadBufferSize),
@@ -110,6 +114,9 @@ func (s *Server) Serve() error {
 	s.serving = true
 	s.mu.Unlock()
 	go s.sweeper()
+	if s.revoke != nil {
+		s.revoke.start()
+	}
 	go s.acceptLoop()
 	return <-s.serveErr
 }
@@ -152,6 +159,9 @@ func (s *Server) Shutdown(ctx context.Context) (cut int, err error) {
 stop:
 	close(s.sweepStop)
 	<-s.sweepDone
+	if s.revoke != nil {
+		s.revoke.stop()
+	}
 	s.workers.Wait() // workers finish within ConnectTimeout; their results find the loops stopped
 	err = s.client.Stop()
 	s.finish(nil)

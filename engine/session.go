@@ -41,6 +41,10 @@ type session struct {
 	// the console setup needs it (tunnel path, security proxy, expiry) and
 	// drops it when the relay starts: an open console holds only target.
 	dialed *auth.Target
+	// revokeToken is the token, kept only with Config.RevokeCheck on: written
+	// by the connect worker with dialed, handed to the revoker's registry
+	// when the relay starts and cleared.
+	revokeToken string
 
 	// Console setup (Nova): a CONNECT tunnel, the RFB security proxy. The
 	// handshakes are allocated for the sessions that need them and dropped

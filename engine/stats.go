@@ -17,6 +17,8 @@ type Stats struct {
 	AcceptErrors uint64 // accept errors (such as EMFILE) backed off from
 	BytesIn      uint64 // payload bytes browser → console
 	BytesOut     uint64 // payload bytes console → browser
+	RevokeChecks uint64 // tokens asked of the store by the revocation check (Config.RevokeCheck)
+	RevokeErrors uint64 // of those, lookups the store did not answer (consoles kept)
 	Closed       [reasonCount]uint64
 }
 
@@ -25,6 +27,7 @@ type counters struct {
 	accepted, opened, refused, busyRefused atomic.Uint64
 	dials, dialFailures, acceptErrors      atomic.Uint64
 	bytesIn, bytesOut                      atomic.Uint64
+	revokeChecks, revokeErrors             atomic.Uint64
 	consoles, connections, pending         atomic.Int64
 	closed                                 [reasonCount]atomic.Uint64
 }
@@ -35,6 +38,7 @@ func (c *counters) snapshot() Stats {
 		Pending: c.pending.Load(), Opened: c.opened.Load(), Refused: c.refused.Load(),
 		BusyRefused: c.busyRefused.Load(), Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(),
 		AcceptErrors: c.acceptErrors.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		RevokeChecks: c.revokeChecks.Load(), RevokeErrors: c.revokeErrors.Load(),
 	}
 	for i := range s.Closed {
 		s.Closed[i] = c.closed[i].Load()

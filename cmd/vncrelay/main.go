@@ -137,7 +137,8 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		DrainTimeout:   o.drainTO,
 		MaxConnections: o.maxConns, MaxPendingHandshakes: o.maxPending,
 		MaxMessageSize: o.maxMessage, MaxFragments: o.maxFragments, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
-		Logger: log,
+		Logger:      log,
+		RevokeCheck: time.Duration(o.revokeCheck) * time.Second,
 	}
 	if o.checkOrig || len(o.origins) > 0 {
 		cfg.Origins = &auth.OriginPolicy{Allowed: o.origins}

@@ -46,6 +46,10 @@ type options struct {
 	highWater      int
 	loops, workers int
 	readBuffer     int
+
+	revokeCheck int           // seconds; 0 off
+	reusePort   bool          // SO_REUSEPORT on the listening socket
+	handoverTO  time.Duration // SIGUSR2: how long old consoles are kept
 }
 
 // notBuilt lists websockify options vncrelay does not have yet, with what they
@@ -106,6 +110,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.readBuffer, "read-buffer", 0, "largest read from a socket in bytes, per event loop; also the largest frame sent to a browser (0: 256 KiB)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
+	fs.IntVar(&o.revokeCheck, "revoke-check", 0, "every `SECS` seconds, ask the token store again about live consoles' tokens and close with 1008 those revoked or pointed elsewhere (0: never; see docs/FLEET.md)")
 
 	for _, nb := range notBuilt {
 		if boolNotBuilt[nb.name] {
