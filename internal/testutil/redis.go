@@ -1,0 +1,162 @@
+package testutil
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Redis is a private redis-server (Debian's) on a loopback port, started by
+// a test and killed at its end: no persistence, no daemon.
+type Redis struct {
+	cmd  *exec.Cmd
+	Port int
+	dir  string
+	conf []string
+}
+
+// StartRedis starts redis-server on a free 127.0.0.1 port with extra
+// config lines (e.g. "requirepass x"). It fails the test when redis-server
+// is not installed, unless VNCRELAY_E2E_OPTIONAL=1 (then it skips).
+func StartRedis(t testing.TB, extra ...string) *Redis {
+	t.Helper()
+	return StartRedisBinary(t, "redis-server", extra...)
+}
+
+// StartRedisBinary is StartRedis with another binary of the package
+// (redis-sentinel, with "sentinel ..." lines in extra).
+func StartRedisBinary(t testing.TB, name string, extra ...string) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("VNCRELAY_E2E_OPTIONAL") == "1" {
+			t.Skipf("%s not installed", name)
+		}
+		t.Fatalf("%s not installed: apt-get install redis-server (or set VNCRELAY_E2E_OPTIONAL=1 to skip)", name)
+	}
+	dir := t.TempDir()
+	for range 3 {
+		r := &Redis{Port: FreePort(t), dir: dir, conf: extra}
+		if err := r.start(bin); err != nil {
+			t.Fatal(err)
+		}
+		if r.waitReady(5 * time.Second) {
+			t.Cleanup(r.Kill)
+			return r
+		}
+		r.Kill() // the port was taken meanwhile: try another
+	}
+	t.Fatalf("%s did not start", name)
+	return nil
+}
+
+func (r *Redis) start(bin string) error {
+	conf := []string{
+		"bind 127.0.0.1", "port " + strconv.Itoa(r.Port), "save \"\"", "appendonly no",
+		"dir " + r.dir, "daemonize no", "loglevel warning", "logfile \"\"",
+	}
+	conf = append(conf, r.conf...)
+	// Sentinel rewrites its config file: it needs a real file.
+	path := fmt.Sprintf("%s/redis-%d.conf", r.dir, r.Port)
+	if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	r.cmd = exec.Command(bin, path)
+	return r.cmd.Start()
+}
+
+// FreePort returns a loopback TCP port free at the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitReady waits until the server answers PING (any reply) or exits.
+func (r *Redis) waitReady(limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if r.cmd.ProcessState != nil {
+			return false
+		}
+		if _, err := r.try("PING"); err == nil {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// Addr returns "127.0.0.1:port".
+func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.Port) }
+
+// Kill stops the server for good (SIGKILL) and waits for it.
+func (r *Redis) Kill() {
+	if r.cmd != nil && r.cmd.Process != nil && r.cmd.ProcessState == nil {
+		_ = r.cmd.Process.Signal(syscall.SIGCONT)
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	}
+}
+
+// Freeze stops the process (SIGSTOP): a Redis that accepts connections
+// and never answers. Thaw lets it run again.
+func (r *Redis) Freeze(t testing.TB) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Thaw undoes Freeze.
+func (r *Redis) Thaw() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Do runs one command over a plain RESP connection, independent of any
+// client under test, and returns the first line of the reply (an error
+// reply fails the test).
+func (r *Redis) Do(t testing.TB, args ...string) string {
+	t.Helper()
+	line, err := r.try(args...)
+	if err != nil {
+		t.Fatalf("redis %s: %v", args[0], err)
+	}
+	return line
+}
+
+func (r *Redis) try(args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", r.Addr(), time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if strings.HasPrefix(line, "-") && args[0] != "PING" {
+		return line, fmt.Errorf("%s", line[1:])
+	}
+	return line, nil
+}
