@@ -13,6 +13,11 @@ import (
 type Config struct {
 	// Listen is the TCP address browsers connect to, "host:port". Required.
 	Listen string
+	// ReusePort sets SO_REUSEPORT on the listening socket: several processes
+	// listen on one port and the kernel spreads new connections among them
+	// (a restart without a gap: see Server.Handover). Every process on the
+	// port must set it, and run as the same user.
+	ReusePort bool
 	// PreferIPv6 makes a Listen host name resolve to its IPv6 address first
 	// (websockify's -6).
 	PreferIPv6 bool

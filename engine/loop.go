@@ -60,11 +60,12 @@ func (ls *loopState) sweep() {
 	}
 }
 
-// goingAway starts the close of every session on the loop (shutdown).
-func (ls *loopState) goingAway() {
+// goingAway starts the close of every session on the loop (shutdown, or
+// the end of a handover when restart).
+func (ls *loopState) goingAway(restart bool) {
 	for i := len(ls.sessions) - 1; i >= 0; i-- {
 		if i < len(ls.sessions) {
-			ls.sessions[i].goingAway()
+			ls.sessions[i].goingAway(restart)
 		}
 	}
 }

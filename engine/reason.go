@@ -23,6 +23,7 @@ const (
 	ReasonCloseTimeout            // the browser did not take or answer a close frame in time
 	ReasonTokenExpired            // the console's token expired (Config.EnforceTokenExpiry)
 	ReasonRevoked                 // the store no longer knows the token, or sends it elsewhere (Config.RevokeCheck)
+	ReasonRestart                 // the handover deadline passed (Server.Handover)
 	reasonCount
 )
 
@@ -44,6 +45,7 @@ var reasonNames = [reasonCount]string{
 	ReasonCloseTimeout:     "close_timeout",
 	ReasonTokenExpired:     "token_expired",
 	ReasonRevoked:          "token_revoked",
+	ReasonRestart:          "restart",
 }
 
 func (r Reason) String() string {

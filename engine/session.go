@@ -139,13 +139,20 @@ func (s *session) tick(now int64) {
 	}
 }
 
-// goingAway starts the close of the session for a server shutdown.
-func (s *session) goingAway() {
-	switch s.state {
-	case stateHandshake, stateConnecting, stateConsoleSetup:
-		s.apply(s.refuse(errShuttingDown, ReasonShutdown))
-	case stateRelaying:
-		s.closeWith(wsframe.CloseGoingAway, "relay shutting down", ReasonShutdown)
+// goingAway starts the close of the session for a server shutdown, or at
+// the end of a handover (restart): 1012 then, 1001 otherwise.
+func (s *session) goingAway(restart bool) {
+	why := ReasonShutdown
+	if restart {
+		why = ReasonRestart
+	}
+	switch {
+	case s.state.pending():
+		s.apply(s.refuse(errShuttingDown, why))
+	case s.state == stateRelaying && restart:
+		s.closeWith(wsframe.CloseServiceRestart, "service restart", why)
+	case s.state == stateRelaying:
+		s.closeWith(wsframe.CloseGoingAway, "relay shutting down", why)
 	}
 }
 

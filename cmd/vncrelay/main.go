@@ -83,22 +83,26 @@ func run(args []string, stderr io.Writer) error {
 	if tokens != nil {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
 	}
-	return serve(srv, log, reload)
+	return serve(srv, log, reload, o.handover())
 }
 
 // serve runs srv until it stops by itself (websockify's --idle-timeout) or
 // a signal stops it: SIGTERM and SIGINT drain, SIGHUP calls reload (when
-// not nil) on a goroutine of its own.
-func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
+// not nil) on a goroutine of its own, SIGUSR2 hands over (engine
+// Server.Handover, keeping consoles up to handover; a later SIGTERM or
+// SIGINT ends the wait).
+func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Duration) error {
 	ec := srv.Config()
 	log.Info("vncrelay listening", "addr", srv.Addr().String(), "loops", ec.Loops,
 		"max_connections", ec.MaxConnections, "web", ec.WebDir)
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	var handedOver chan error // set once SIGUSR2 started a handover
+	var endHandover context.CancelFunc
 	for {
 		select {
 		case err := <-served:
@@ -107,11 +111,32 @@ func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 				return nil
 			}
 			return err
+		case err := <-handedOver:
+			return err
 		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
+			switch {
+			case sig == syscall.SIGHUP:
 				if reload != nil {
 					go reload()
 				}
+				continue
+			case handedOver != nil:
+				log.Info("signal received; ending the handover", "signal", sig.String())
+				endHandover()
+				continue
+			case sig == syscall.SIGUSR2:
+				log.Info("signal received; handing over", "signal", sig.String(), "keep", handover)
+				var ctx context.Context
+				ctx, endHandover = context.WithCancel(context.Background())
+				defer endHandover()
+				handedOver = make(chan error, 1)
+				go func() {
+					cut, err := srv.Handover(ctx, handover)
+					if cut > 0 {
+						log.Warn("connections cut at drain timeout", "count", cut)
+					}
+					handedOver <- err
+				}()
 				continue
 			}
 			log.Info("signal received; draining", "signal", sig.String())
@@ -139,6 +164,7 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		MaxMessageSize: o.maxMessage, MaxFragments: o.maxFragments, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
 		Logger:      log,
 		RevokeCheck: time.Duration(o.revokeCheck) * time.Second,
+		ReusePort:   o.reusePort,
 	}
 	if o.checkOrig || len(o.origins) > 0 {
 		cfg.Origins = &auth.OriginPolicy{Allowed: o.origins}

@@ -73,7 +73,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
-	return serve(srv, log, nil)
+	return serve(srv, log, nil, time.Hour) // SIGUSR2 hands over as with websockify options
 }
 
 // novaEngineConfig turns a loaded nova.conf into the engine's configuration,
