@@ -18,6 +18,7 @@ FUZZ_TARGETS := \
 	./auth:FuzzTokenCookie \
 	./auth:FuzzTokenFrom \
 	./auth:FuzzTokenName \
+	./auth:FuzzBasicCredentials \
 	./auth/redis:FuzzParseSource \
 	./auth/redis:FuzzParseValue \
 	./auth/tokenapi:FuzzParseTemplate \
@@ -104,6 +105,7 @@ clean:
 # e2e-deps) and npm's websockify-js (pinned in bench/peers).
 bench-deps: e2e-deps
 	cd bench/peers && npm ci --no-audit --no-fund --loglevel=error
+	[ -x /usr/sbin/lighttpd ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lighttpd)
 
 BENCH_ARGS ?= --runs 3 --duration 10s --connects 500 --idle-steps 500,1000
 BENCH_OUT  ?= docs/bench
@@ -114,7 +116,7 @@ BENCH_OUT  ?= docs/bench
 bench-compare: build bench-deps
 	$(GO) build -o bin/vncrelay-bench ./cmd/vncrelay-bench
 	mkdir -p $(BENCH_OUT)
-	bin/vncrelay-bench --relay vncrelay --relay forwarder --relay websockify-js --relay websockify \
+	bin/vncrelay-bench --relay vncrelay --relay forwarder --relay lighttpd --relay websockify-js --relay websockify \
 		--scenario throughput,latency,connect,idle,slowreader $(BENCH_ARGS) \
 		--json $(BENCH_OUT)/compare.jsonl --chart-dir $(BENCH_OUT) | tee $(BENCH_OUT)/compare.txt
 

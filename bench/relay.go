@@ -20,6 +20,7 @@ type RelaySpec struct {
 	Name string
 	// Command is a command line template the harness starts and stops, with
 	// placeholders {listen} (127.0.0.1:PORT), {port}, {tokens} (token file),
+	// {workdir} (the run's scratch directory, for generated configs),
 	// {target} (the first console, for fixed-target relays) and {self} (this
 	// program, for its built-in forwarder).
 	Command string

@@ -31,6 +31,13 @@ type Config struct {
 	// the request, or an allowed host); nil checks nothing, as websockify.
 	// Refused with 403.
 	Origins *auth.OriginPolicy
+	// RequestAuth checks every upgrade's credentials before its token is
+	// read (websockify's --auth-plugin); a refusal is sent as the plugin's
+	// HTTP status. nil checks nothing.
+	RequestAuth auth.RequestAuth
+	// WebAuth applies RequestAuth to static file requests too (websockify's
+	// --web-auth); without it static files are served to anyone.
+	WebAuth bool
 	// EnforceTokenExpiry closes a live console with 1008 when its token
 	// expires (auth.Target.Expires), as Nova's [consoleauth]
 	// enforce_session_timeout does; false lets a console outlive its token,
@@ -43,6 +50,12 @@ type Config struct {
 	// open. With it on, the engine keeps each live console's token in memory
 	// (a map entry of about 100 bytes plus the token per console).
 	RevokeCheck time.Duration
+	// Recorder, when set, is asked on the loop for a recorder as each
+	// console starts relaying (websockify's --record); it returns nil for a
+	// console it does not record. The ConsoleRecorder gets every payload on
+	// the loop and must neither block nor keep the slice (package record
+	// copies into a bounded queue). nil records nothing.
+	Recorder func(now int64) ConsoleRecorder
 	// WebDir serves static files (noVNC) from this directory on the same port;
 	// "" serves none and answers a plain GET with 405.
 	WebDir string

@@ -79,11 +79,19 @@ func (s *session) request(head []byte) gnet.Action {
 	}
 	if !req.Upgrade {
 		s.plainHTTP = true
+		if s.srv.cfg.WebAuth {
+			if err := s.authenticate(&req); err != nil {
+				return s.refuse(err, ReasonRefused)
+			}
+		}
 		return s.web(&req)
 	}
 	resp, _, err := wsframe.Upgrade(nil, head)
 	if err == nil {
 		err = s.srv.cfg.Origins.Check(req.Origin, req.Host)
+	}
+	if err == nil {
+		err = s.authenticate(&req)
 	}
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
@@ -234,6 +242,7 @@ func (s *session) startRelay() gnet.Action {
 		s.revokeToken = ""
 	}
 	s.dialed = nil // the setup is over: only the address is kept
+	s.startRecording()
 	resp := s.resp
 	s.resp = nil
 	if h := s.rfbBrowser; h != nil {

@@ -60,6 +60,9 @@ func (s *session) frames() gnet.Action {
 			if s.console != nil && s.state == stateRelaying && len(step.Payload) > 0 {
 				s.bytesIn += int64(step.N)
 				s.lastActive = s.loop.now
+				if s.rec != nil {
+					s.rec.Record(s.loop.now, true, step.Payload)
+				}
 				_, _ = s.console.Write(step.Payload) // a failed write closes the console; OnClose handles it
 			}
 		case wsframe.StepControl:
@@ -214,6 +217,9 @@ func (s *session) fromConsole(c gnet.Conn) gnet.Action {
 	if s.state == stateClosed {
 		return gnet.None // the write failed: the browser is gone and so is c
 	}
+	if s.rec != nil {
+		s.rec.Record(s.loop.now, false, buf)
+	}
 	_, _ = c.Discard(n)
 	s.bytesOut += int64(n)
 	s.lastActive = s.loop.now
@@ -258,6 +264,7 @@ func (s *session) afterBrowserInput() {
 
 // logClose writes the one line a console gets when it ends.
 func (s *session) logClose() {
+	s.stopRecording()
 	st := &s.srv.stats
 	st.bytesIn.Add(uint64(s.bytesIn))
 	st.bytesOut.Add(uint64(s.bytesOut))

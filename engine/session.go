@@ -74,6 +74,8 @@ type session struct {
 	bytesIn     int64
 	bytesOut    int64
 	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
+
+	rec ConsoleRecorder // --record; nil when not recorded
 }
 
 // consoleAddr is what a session keeps of its auth.Target once the console

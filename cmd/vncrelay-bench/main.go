@@ -35,6 +35,7 @@ var presets = map[string]string{
 	"websockify":    "websockify --token-plugin TokenFile --token-source {tokens} {listen}",
 	"websockify-js": "node {peers}/node_modules/websockify/websockify.js {listen} {target}",
 	"forwarder":     "raw:{self} forwarder --listen {listen} --target {target}",
+	"lighttpd":      "{self} lighttpd --dir {workdir} --listen {listen} --target {target}",
 	// Nova's proxy and vncrelay's Nova mode, against a Nova control plane
 	// the harness starts (bench.NovaPlane): any template naming {novaconf}.
 	"nova-novncproxy": bench.NovaNoVNCProxyCommand,
@@ -48,6 +49,8 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "forwarder":
 		err = forwarder(ctx, os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "lighttpd":
+		err = lighttpd(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "consoles":
 		err = consoles(os.Args[2:])
 	default:
@@ -70,6 +73,22 @@ func forwarder(ctx context.Context, args []string) error {
 		return errors.New("forwarder: --target is required")
 	}
 	return bench.Forward(ctx, *listen, *target)
+}
+
+// lighttpd becomes lighttpd with mod_wstunnel relaying to --target (the
+// lighttpd peer; see bench.LighttpdConfig).
+func lighttpd(args []string) error {
+	fs := pflag.NewFlagSet("lighttpd", pflag.ContinueOnError)
+	dir := fs.String("dir", os.TempDir(), "directory for the generated lighttpd.conf")
+	listen := fs.String("listen", "127.0.0.1:0", "address to accept on (a fixed port)")
+	target := fs.String("target", "", "console address every WebSocket is tunnelled to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" {
+		return errors.New("lighttpd: --target is required")
+	}
+	return bench.ExecLighttpd(*dir, *listen, *target)
 }
 
 // consoles runs fake RFB consoles for the harness in a process of their own.
@@ -203,7 +222,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func presetNames() string {
-	return "vncrelay, websockify, websockify-js, forwarder, vncrelay-nova, nova-novncproxy"
+	return "vncrelay, websockify, websockify-js, lighttpd, forwarder, vncrelay-nova, nova-novncproxy"
 }
 
 // novaPlane starts a Nova control plane when a relay's command names

@@ -75,6 +75,13 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 
+	if o.record != "" {
+		stop, err := startRecording(&cfg, o.record, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
@@ -168,6 +175,16 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 	}
 	if o.checkOrig || len(o.origins) > 0 {
 		cfg.Origins = &auth.OriginPolicy{Allowed: o.origins}
+	}
+	if o.authPlugin != "" {
+		a, err := auth.ParseRequestAuth(o.authPlugin, o.authSource)
+		if err != nil {
+			return cfg, nil, err
+		}
+		if _, ok := a.(auth.ClientCertCNAuth); ok {
+			return cfg, nil, errors.New("--auth-plugin ClientCertCNAuth needs TLS with client certificates (--verify-client), which this build does not have yet")
+		}
+		cfg.RequestAuth, cfg.WebAuth = a, o.webAuth
 	}
 	if o.web != "" {
 		if st, err := os.Stat(o.web); err != nil || !st.IsDir() {

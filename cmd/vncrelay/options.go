@@ -32,6 +32,10 @@ type options struct {
 	pprof      string
 	origins    []string
 	checkOrig  bool
+	authPlugin string
+	record     string
+	authSource string
+	webAuth    bool
 
 	maxConns       int
 	maxPending     int
@@ -59,8 +63,7 @@ var notBuilt = []struct{ name, short, what string }{
 	{"cert", "", "TLS"}, {"key", "", "TLS"}, {"key-password", "", "TLS"}, {"ssl-only", "", "TLS"},
 	{"ssl-target", "", "TLS to the console"}, {"verify-client", "", "TLS client certificates"},
 	{"cafile", "", "TLS client certificates"}, {"ssl-version", "", "TLS"}, {"ssl-ciphers", "", "TLS"},
-	{"auth-plugin", "", "auth plugins"}, {"auth-source", "", "auth plugins"}, {"web-auth", "", "auth plugins"},
-	{"record", "", "session recording"}, {"daemon", "D", "daemon mode (use your service manager)"},
+	{"daemon", "D", "daemon mode (use your service manager)"},
 	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
 	{"inetd", "", "inetd mode"}, {"wrap-mode", "", "wrapping a program"}, {"libserver", "", "the Python library server"},
 	{"syslog", "", "syslog (log to stderr or --log-file)"}, {"legacy-syslog", "", "syslog"},
@@ -68,7 +71,7 @@ var notBuilt = []struct{ name, short, what string }{
 }
 
 // boolNotBuilt are the notBuilt options that take no value in websockify.
-var boolNotBuilt = map[string]bool{"ssl-only": true, "ssl-target": true, "verify-client": true, "web-auth": true,
+var boolNotBuilt = map[string]bool{"ssl-only": true, "ssl-target": true, "verify-client": true,
 	"daemon": true, "run-once": true, "inetd": true, "libserver": true, "legacy-syslog": true, "traffic": true}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -94,6 +97,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&o.checkOrig, "check-origin", false, "refuse upgrades whose Origin is not the request's host or an --allowed-origin (Nova's rule; websockify checks nothing)")
 	fs.StringSliceVar(&o.origins, "allowed-origin", nil, "`HOST` allowed as Origin besides the request's own host (repeat or comma-separate; implies --check-origin)")
+	fs.StringVar(&o.authPlugin, "auth-plugin", "", "websockify auth plugin checked on every upgrade before the token: BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth")
+	fs.StringVar(&o.authSource, "auth-source", "", "the auth plugin's source: user:password (BasicHTTPAuth), Origins or certificate names separated by spaces")
+	fs.BoolVar(&o.webAuth, "web-auth", false, "apply the auth plugin to --web files too")
+	fs.StringVar(&o.record, "record", "", "record each console's traffic to `FILE`.N (websockify's format, replayed by noVNC's playback page)")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on `ADDR` (a loopback address; off by default)")
 	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
@@ -130,6 +137,14 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		if fs.Changed(nb.name) {
 			return nil, fmt.Errorf("--%s (%s) is a websockify option vncrelay does not support yet", nb.name, nb.what)
 		}
+	}
+	switch {
+	case o.authSource != "" && o.authPlugin == "":
+		return nil, errors.New("--auth-source needs --auth-plugin")
+	case o.webAuth && o.authPlugin == "":
+		return nil, errors.New("--web-auth needs --auth-plugin")
+	case o.webAuth && o.web == "":
+		return nil, errors.New("--web-auth needs --web")
 	}
 	if o.targetCfg != "" {
 		// websockify turns --target-config into the TokenFile plugin.
@@ -214,8 +229,7 @@ websockify's command line. Options:
 `)
 	fmt.Fprint(w, fs.FlagUsages())
 	fmt.Fprint(w, `
-Not supported yet (refused at start): TLS (--cert, --key, --ssl-only, ...),
-auth plugins, --record, --daemon, --run-once, --timeout, --inetd, syslog,
+Not supported yet (refused at start): TLS (--cert, --key, --ssl-only, ...), --daemon, --run-once, --timeout, --inetd, syslog,
 token plugins of Python modules other than websockify.token_plugins.
 `)
 }
