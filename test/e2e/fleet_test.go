@@ -68,7 +68,7 @@ func startFleet(t *testing.T, n int) *fleet {
 	need(t, "haproxy")
 	f := &fleet{t: t, redis: testutil.StartRedis(t), console: echoConsole(t), httpchk: relayHasAdmin(t)}
 	for i := range n {
-		f.relays = append(f.relays, f.startRelay(fmt.Sprintf("r%d", i+1)))
+		f.relays = append(f.relays, f.startRelay(fmt.Sprintf("r%d", i+1), "127.0.0.1:0"))
 	}
 	f.startHAProxy()
 	f.waitStatus(10*time.Second, func(st map[string]string) bool {
@@ -94,9 +94,10 @@ func (f *fleet) token() string {
 	return tok
 }
 
-// startRelay runs one relay of the fleet. Unlike startRelay, a relay may
-// be killed by the test: its exit status is not checked.
-func (f *fleet) startRelay(name string) *fleetRelay {
+// startRelay runs one relay of the fleet listening on listen. Unlike
+// startRelay, a relay may be killed by the test: its exit status is not
+// checked.
+func (f *fleet) startRelay(name, listen string) *fleetRelay {
 	t := f.t
 	t.Helper()
 	link := newStoreLink(t, f.redis.Addr())
@@ -105,7 +106,7 @@ func (f *fleet) startRelay(name string) *fleetRelay {
 	if f.httpchk {
 		args = append(args, "--admin", "127.0.0.1:0")
 	}
-	cmd := exec.Command(relayBin, append(args, "127.0.0.1:0")...)
+	cmd := exec.Command(relayBin, append(args, listen)...)
 	r := &fleetRelay{name: name, cmd: cmd, done: make(chan struct{}), logs: &testutil.Buffer{}, store: link}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(r.logs, pw)
@@ -435,6 +436,26 @@ func (m fleetFigures) String() string {
 		m.revoke.Round(time.Millisecond), m.refuseNew.Round(time.Millisecond))
 }
 
+// waitLogged waits until the relays' logs, written asynchronously, show n
+// consoles open in all.
+func (f *fleet) waitLogged(n int) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		live := 0
+		for _, r := range f.relays {
+			live += r.live()
+		}
+		if live == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("relay logs show %d consoles open, want %d", live, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // killAndReroute opens consoles through HAProxy, kills the relay victim,
 // and checks that exactly its consoles end (1006) while the others keep
 // relaying, and that each lost console opens again through HAProxy.
@@ -444,6 +465,7 @@ func (f *fleet) killAndReroute(victim *fleetRelay, cs []*fleetConsole, m *fleetF
 	for _, c := range cs { // every console relays before the kill
 		c.s.roundTrip(t, []byte("before"))
 	}
+	f.waitLogged(len(cs))
 	want := victim.live()
 	killed := time.Now()
 	victim.kill(t)
@@ -610,10 +632,7 @@ func TestFleet(t *testing.T) {
 		cs = append(cs, c)
 	}
 	m.consoles = len(cs)
-	deadline := time.Now().Add(10 * time.Second)
-	for f.relays[0].live()+f.relays[1].live()+f.relays[2].live() < len(cs) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // relay logs are written asynchronously
-	}
+	f.waitLogged(len(cs))
 	for _, r := range f.relays {
 		if r.live() == 0 {
 			t.Errorf("leastconn sent no console to %s", r.name)
@@ -651,4 +670,55 @@ func (f *fleet) unreachableStore(r *fleetRelay, token string) {
 	}
 	r.store.restore()
 	f.waitStatus(15*time.Second, func(st map[string]string) bool { return strings.HasPrefix(st[r.name], "UP") })
+}
+
+// TestFleetSoak is the long fleet run (make fleet-soak): rounds of
+// consoles through HAProxy, one relay killed and started again on its port
+// each round, one token revoked each round. VNCRELAY_FLEET_SOAK=N runs N
+// rounds (at most 100), within 10 minutes; unset, the test is skipped.
+func TestFleetSoak(t *testing.T) {
+	rounds, _ := strconv.Atoi(os.Getenv("VNCRELAY_FLEET_SOAK"))
+	if rounds <= 0 {
+		t.Skip("set VNCRELAY_FLEET_SOAK=rounds (make fleet-soak)")
+	}
+	rounds = min(rounds, 100)
+	const perRound = 30
+	f := startFleet(t, 3)
+	stop := time.Now().Add(10 * time.Minute)
+	var total fleetFigures
+	for round := range rounds {
+		if time.Now().After(stop) {
+			t.Logf("time is up after %d rounds", round)
+			break
+		}
+		tokens := []string{f.token(), f.token(), f.token()}
+		var cs []*fleetConsole
+		for i := range perRound {
+			c, _ := f.open(tokens[i%len(tokens)], 10*time.Second)
+			cs = append(cs, c)
+		}
+		var m fleetFigures
+		m.consoles = len(cs)
+		victim := f.relays[round%len(f.relays)]
+		cs = f.killAndReroute(victim, cs, &m)
+		cs = f.revoke(tokens[0], cs, &m)
+		for _, c := range cs {
+			_ = c.s.c.Close()
+		}
+		// The killed relay comes back on its port; HAProxy takes it in again.
+		f.relays[round%len(f.relays)] = f.startRelay(victim.name, victim.addr)
+		f.waitStatus(15*time.Second, func(st map[string]string) bool { return strings.HasPrefix(st[victim.name], "UP") })
+		t.Logf("round %d: %v", round+1, m)
+		total.consoles += m.consoles
+		total.lost += m.lost
+		total.wrongClose += m.wrongClose
+		total.reroute = max(total.reroute, m.reroute)
+		total.downSeen = max(total.downSeen, m.downSeen)
+		total.revoke = max(total.revoke, m.revoke)
+		total.refuseNew = max(total.refuseNew, m.refuseNew)
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("fleet soak, worst of every round: %v", total)
 }
