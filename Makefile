@@ -103,8 +103,9 @@ FLEET_ROUNDS ?= 20
 # The fleet soak: 3 relays sharing one redis-server behind HAProxy (docs/FLEET.md);
 # each round opens 30 consoles, kills one relay and starts it again, revokes
 # a token; prints the figures of docs/bench/fleet.txt. At most 100 rounds
-# and 10 minutes. TestFleet, its short form, is part of `make e2e`.
-fleet-soak: e2e-deps
+# and 10 minutes. TestFleet, its short form, is part of `make e2e`. Needs
+# haproxy and redis-server (.ci/deps.sh); no Node packages.
+fleet-soak:
 	VNCRELAY_FLEET_SOAK=$(FLEET_ROUNDS) $(GO) test -count=1 -timeout 15m -run '^TestFleetSoak$$' -v ./test/e2e/ \
 		| grep -E '^(=== RUN|--- |ok|FAIL|PASS)|fleet_test.go'
 
