@@ -17,10 +17,11 @@ import (
 // Redis is a private redis-server (Debian's) on a loopback port, started by
 // a test and killed at its end: no persistence, no daemon.
 type Redis struct {
-	cmd  *exec.Cmd
-	Port int
-	dir  string
-	conf []string
+	cmd      *exec.Cmd
+	Port     int
+	dir      string
+	conf     []string
+	sentinel bool
 }
 
 // StartRedis starts redis-server on a free 127.0.0.1 port with extra
@@ -28,13 +29,20 @@ type Redis struct {
 // is not installed, unless VNCRELAY_E2E_OPTIONAL=1 (then it skips).
 func StartRedis(t testing.TB, extra ...string) *Redis {
 	t.Helper()
-	return StartRedisBinary(t, "redis-server", extra...)
+	return startRedis(t, false, extra)
 }
 
-// StartRedisBinary is StartRedis with another binary of the package
-// (redis-sentinel, with "sentinel ..." lines in extra).
-func StartRedisBinary(t testing.TB, name string, extra ...string) *Redis {
+// StartSentinel starts redis-server in Sentinel mode (--sentinel; Debian's
+// redis-sentinel package is only that) with extra config lines, the
+// "sentinel monitor ..." lines among them.
+func StartSentinel(t testing.TB, extra ...string) *Redis {
 	t.Helper()
+	return startRedis(t, true, extra)
+}
+
+func startRedis(t testing.TB, sentinel bool, extra []string) *Redis {
+	t.Helper()
+	const name = "redis-server"
 	bin, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("VNCRELAY_E2E_OPTIONAL") == "1" {
@@ -44,7 +52,7 @@ func StartRedisBinary(t testing.TB, name string, extra ...string) *Redis {
 	}
 	dir := t.TempDir()
 	for range 3 {
-		r := &Redis{Port: FreePort(t), dir: dir, conf: extra}
+		r := &Redis{Port: FreePort(t), dir: dir, conf: extra, sentinel: sentinel}
 		if err := r.start(bin); err != nil {
 			t.Fatal(err)
 		}
@@ -70,6 +78,9 @@ func (r *Redis) start(bin string) error {
 		return err
 	}
 	r.cmd = exec.Command(bin, path)
+	if r.sentinel {
+		r.cmd.Args = append(r.cmd.Args, "--sentinel")
+	}
 	return r.cmd.Start()
 }
 
@@ -124,8 +135,8 @@ func (r *Redis) Freeze(t testing.TB) {
 func (r *Redis) Thaw() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Do runs one command over a plain RESP connection, independent of any
-// client under test, and returns the first line of the reply (an error
-// reply fails the test).
+// client under test, and returns the reply: a bulk string's content, else
+// the first line of the reply (":1", "+OK"); an error reply fails the test.
 func (r *Redis) Do(t testing.TB, args ...string) string {
 	t.Helper()
 	line, err := r.try(args...)
@@ -150,13 +161,21 @@ func (r *Redis) try(args ...string) (string, error) {
 	if _, err := io.WriteString(c, b.String()); err != nil {
 		return "", err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if strings.HasPrefix(line, "-") && args[0] != "PING" {
 		return line, fmt.Errorf("%s", line[1:])
+	}
+	if n, err := strconv.Atoi(strings.TrimPrefix(line, "$")); err == nil && line[0] == '$' && n >= 0 && n < 1<<20 {
+		body := make([]byte, n+2)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return "", err
+		}
+		return string(body[:n]), nil
 	}
 	return line, nil
 }
