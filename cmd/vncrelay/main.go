@@ -203,7 +203,7 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 	case o.unixTarget != "":
 		cfg.Resolver = auth.Static{Target: auth.Target{Network: "unix", Address: o.unixTarget}}
 	default:
-		r, tf, err := tokenPlugin(o.plugin, o.source, log) // plugins.go
+		r, tf, err := tokenPlugin(o.plugin, o.source, cacheTTL{o.cacheTTL, o.negativeTTL}, log) // plugins.go
 		if err != nil {
 			return cfg, nil, err
 		}
