@@ -123,7 +123,7 @@ type DefaultOptions struct {
 	// Record is a file to record WebSocket frames into; "" records nothing.
 	// Not supported: Load refuses it set.
 	Record string
-	// Daemon makes Nova fork into the background. Not supported.
+	// Daemon makes the proxy run in the background (websockify's -D).
 	Daemon bool
 	// SSLOnly refuses plain connections. Not supported yet (TLS).
 	SSLOnly bool
@@ -456,10 +456,6 @@ func (c *Config) validate() error {
 		return fmt.Errorf("[DEFAULT] key: TLS is %w", ErrUnsupported)
 	case d.Cert != "" && fileExists(d.Cert):
 		return fmt.Errorf("[DEFAULT] cert: %s exists, so Nova would serve TLS, which is %w", d.Cert, ErrUnsupported)
-	case d.Record != "":
-		return fmt.Errorf("[DEFAULT] record: recording frames is %w", ErrUnsupported)
-	case d.Daemon:
-		return fmt.Errorf("[DEFAULT] daemon: forking into the background is %w (run under a supervisor)", ErrUnsupported)
 	case c.RemoteDebugHost != "" || c.RemoteDebugPort != 0:
 		return fmt.Errorf("[remote_debug]: the Python debugger is %w", ErrUnsupported)
 	}

@@ -128,7 +128,7 @@ func optionDefs(p Proxy) []*optDef {
 	defs := []*optDef{
 		// nova/conf/novnc.py, registered on the command line by baseproxy.
 		{group: "DEFAULT", name: "record", cli: []string{"record"}, bind: func(c *Config) any { return &c.Default.Record },
-			help: "Filename to record WebSocket frames into (not supported)"},
+			help: "Filename to record WebSocket frames into"},
 		{group: "DEFAULT", name: "daemon", kind: kindBool, defaultValue: "false", cli: []string{"daemon"}, bind: func(c *Config) any { return &c.Default.Daemon },
 			help: "Run as a background process (not supported)"},
 		{group: "DEFAULT", name: "ssl_only", kind: kindBool, defaultValue: "false", cli: []string{"ssl_only"}, bind: func(c *Config) any { return &c.Default.SSLOnly },

@@ -45,6 +45,9 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.daemon && !isDaemonChild() {
+		return daemonize(stderr)
+	}
 	log, closeLog, err := newLogger(o, stderr)
 	if err != nil {
 		return err
@@ -82,9 +85,19 @@ func run(args []string, stderr io.Writer) error {
 		}
 		defer stop()
 	}
+	if o.traffic {
+		out := newAsyncLog(os.Stdout)
+		defer out.Close()
+		withTraffic(&cfg, out)
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
+	}
+	if isDaemonChild() {
+		if err := daemonReady(); err != nil {
+			return err
+		}
 	}
 	var reload func()
 	if tokens != nil {
@@ -248,12 +261,28 @@ func newLogger(o *options, stderr io.Writer) (*slog.Logger, func(), error) {
 		level = slog.LevelDebug
 	}
 	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
 	switch o.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, hopts)), closeFn, nil
+		h = slog.NewTextHandler(w, hopts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, hopts)), closeFn, nil
+		h = slog.NewJSONHandler(w, hopts)
+	default:
+		closeFn()
+		return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
-	closeFn()
-	return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	if o.syslog != "" {
+		sink, err := dialSyslog(o.syslog, o.legacySys, o.daemon)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		h = slog.NewMultiHandler(h, syslogHandler(sink, level))
+		closeOthers := closeFn
+		closeFn = func() {
+			closeOthers()
+			_ = sink.Close()
+		}
+	}
+	return slog.New(h), closeFn, nil
 }

@@ -55,6 +55,9 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, versionString())
 		return nil
 	}
+	if nc.Default.Daemon && !isDaemonChild() {
+		return daemonize(stderr)
+	}
 	log, closeLog, err := novaLogger(nc, stderr)
 	if err != nil {
 		return err
@@ -67,9 +70,21 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	defer cleanup()
 	checkLimits(&cfg, log)
+	if nc.Default.Record != "" {
+		stop, err := startRecording(&cfg, nc.Default.Record, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
+	}
+	if isDaemonChild() {
+		if err := daemonReady(); err != nil {
+			return err
+		}
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vncrelay/vncrelay/engine"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -36,7 +38,7 @@ func TestParseOptions(t *testing.T) {
 		{"demo alone", "--demo", func(o *options) bool { return o.listen == "127.0.0.1:6080" }, ""},
 		{"TLS refused", "--cert self.pem 6080 h:1", nil, "--cert (TLS)"},
 		{"ssl-only refused", "--ssl-only 6080 h:1", nil, "--ssl-only"},
-		{"daemon refused", "-D 6080 h:1", nil, "--daemon"},
+		{"daemon", "-D 6080 h:1", func(o *options) bool { return o.daemon }, ""},
 		{"auth plugin", "--auth-plugin BasicHTTPAuth --auth-source u:p --web-auth --web /tmp 6080 h:1",
 			func(o *options) bool { return o.authPlugin == "BasicHTTPAuth" && o.authSource == "u:p" && o.webAuth }, ""},
 		{"auth source without plugin", "--auth-source u:p 6080 h:1", nil, "--auth-source needs --auth-plugin"},
@@ -105,3 +107,32 @@ func TestConfigPlugins(t *testing.T) {
 		t.Fatal("--log-format xml accepted")
 	}
 }
+
+// TestTraffic: --traffic prints websockify's marks for each relayed read and
+// passes the payload on to the --record recorder.
+func TestTraffic(t *testing.T) {
+	var out strings.Builder
+	var got []string
+	cfg := engine.Config{Recorder: func(int64) engine.ConsoleRecorder { return &collect{&got} }}
+	withTraffic(&cfg, &out)
+	rec := cfg.Recorder(0)
+	rec.Record(1, true, []byte("in"))
+	rec.Record(2, false, []byte("out"))
+	rec.Close()
+	if !strings.HasSuffix(out.String(), "}>{<\n") || !strings.HasPrefix(out.String(), "Traffic legend:") {
+		t.Fatalf("printed %q", out.String())
+	}
+	if strings.Join(got, ",") != "in,out,close" {
+		t.Fatalf("recorder got %q", got)
+	}
+	for _, bad := range []string{"--inetd", "--libserver"} {
+		if _, err := parseOptions([]string{bad, "6080", "h:1"}, io.Discard); err == nil || !strings.Contains(err.Error(), "not planned") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+type collect struct{ got *[]string }
+
+func (c *collect) Record(_ int64, _ bool, p []byte) { *c.got = append(*c.got, string(p)) }
+func (c *collect) Close()                           { *c.got = append(*c.got, "close") }
