@@ -179,3 +179,73 @@ func (r *Redis) try(args ...string) (string, error) {
 	}
 	return line, nil
 }
+
+// SentinelSet is a Redis master, one replica and three Sentinels (quorum 2,
+// down-after 1 s) watching it under one master name, all on loopback.
+type SentinelSet struct {
+	Name      string
+	Master    *Redis // the first master; after a failover, Replica is
+	Replica   *Redis
+	Sentinels []*Redis
+}
+
+// StartSentinelSet starts a SentinelSet for master name and waits until
+// every Sentinel knows the replica and the other Sentinels, so that a
+// failover can happen.
+func StartSentinelSet(t testing.TB, name string) *SentinelSet {
+	t.Helper()
+	s := &SentinelSet{Name: name, Master: StartRedis(t)}
+	s.Replica = StartRedis(t, "replicaof 127.0.0.1 "+strconv.Itoa(s.Master.Port))
+	for range 3 {
+		s.Sentinels = append(s.Sentinels, StartSentinel(t,
+			"sentinel monitor "+name+" 127.0.0.1 "+strconv.Itoa(s.Master.Port)+" 2",
+			"sentinel down-after-milliseconds "+name+" 1000",
+			"sentinel failover-timeout "+name+" 10000",
+			"sentinel parallel-syncs "+name+" 1"))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, sn := range s.Sentinels {
+		for !strings.Contains(sn.Do(t, "INFO", "sentinel"), "slaves=1,sentinels=3") {
+			if time.Now().After(deadline) {
+				t.Fatalf("Sentinel set not formed: %s", sn.Do(t, "INFO", "sentinel"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return s
+}
+
+// Source is the TokenRedis source naming the set (auth/redis's
+// redis-sentinel:// form).
+func (s *SentinelSet) Source() string {
+	addrs := make([]string, len(s.Sentinels))
+	for i, sn := range s.Sentinels {
+		addrs[i] = sn.Addr()
+	}
+	return "redis-sentinel://" + strings.Join(addrs, ",") + "/" + s.Name
+}
+
+// WaitReplicated waits up to 10 s for key to reach the replica.
+func (s *SentinelSet) WaitReplicated(t testing.TB, key string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Replica.Do(t, "EXISTS", key) != ":1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica never got the key")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WaitPromoted waits up to 30 s for the Sentinels to name the replica as
+// the master.
+func (s *SentinelSet) WaitPromoted(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.Replica.Do(t, "INFO", "replication"), "role:master") {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica was never promoted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
