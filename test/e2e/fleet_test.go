@@ -27,7 +27,7 @@ import (
 // fleetRevokeSecs is the relays' --revoke-check in the fleet tests.
 const fleetRevokeSecs = 1
 
-var adminRE = regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
+var fleetAdminRE = regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
 
 // fleetRelay is one relay process of the fleet.
 type fleetRelay struct {
@@ -118,7 +118,7 @@ func (f *fleet) startRelay(name, listen string) *fleetRelay {
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if m := adminRE.FindStringSubmatch(sc.Text()); m != nil {
+			if m := fleetAdminRE.FindStringSubmatch(sc.Text()); m != nil {
 				r.admin = m[1]
 			}
 			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
