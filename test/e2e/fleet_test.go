@@ -428,12 +428,17 @@ type fleetFigures struct {
 	downSeen                   time.Duration // kill → HAProxy marks the relay down
 	revoke                     time.Duration // DEL → the last console of the token closed with 1008
 	refuseNew                  time.Duration // DEL → a new console with the token refused through HAProxy
+	unready                    time.Duration // a relay's Redis cut → HAProxy marks it down (/readyz; 0 untested)
 }
 
 func (m fleetFigures) String() string {
-	return fmt.Sprintf("consoles=%d lost=%d (other codes %d) reroute=%v down_seen=%v revoke=%v refuse_new=%v",
+	s := fmt.Sprintf("consoles=%d lost=%d (other codes %d) reroute=%v down_seen=%v revoke=%v refuse_new=%v",
 		m.consoles, m.lost, m.wrongClose, m.reroute.Round(time.Millisecond), m.downSeen.Round(time.Millisecond),
 		m.revoke.Round(time.Millisecond), m.refuseNew.Round(time.Millisecond))
+	if m.unready > 0 {
+		s += fmt.Sprintf(" store_cut_unready=%v", m.unready.Round(time.Millisecond))
+	}
+	return s
 }
 
 // waitLogged waits until the relays' logs, written asynchronously, show n
@@ -644,7 +649,7 @@ func TestFleet(t *testing.T) {
 	cs = f.revoke(tokens[0], cs, &m)
 
 	if f.httpchk {
-		f.unreachableStore(f.relays[2], tokens[1])
+		m.unready = f.unreachableStore(f.relays[2], tokens[1])
 	}
 	t.Logf("fleet figures: %v", m)
 	if m.lost == 0 {
@@ -655,11 +660,13 @@ func TestFleet(t *testing.T) {
 
 // unreachableStore cuts one relay's path to Redis: HAProxy sees it unready
 // (/readyz) and sends new consoles elsewhere; restored, it is up again.
-func (f *fleet) unreachableStore(r *fleetRelay, token string) {
+func (f *fleet) unreachableStore(r *fleetRelay, token string) time.Duration {
 	t := f.t
 	t.Helper()
 	r.store.cut()
+	cut := time.Now()
 	f.waitStatus(15*time.Second, func(st map[string]string) bool { return strings.HasPrefix(st[r.name], "DOWN") })
+	took := time.Since(cut)
 	before := r.opened()
 	for range 3 {
 		c, _ := f.open(token, 5*time.Second)
@@ -670,6 +677,7 @@ func (f *fleet) unreachableStore(r *fleetRelay, token string) {
 	}
 	r.store.restore()
 	f.waitStatus(15*time.Second, func(st map[string]string) bool { return strings.HasPrefix(st[r.name], "UP") })
+	return took
 }
 
 // TestFleetSoak is the long fleet run (make fleet-soak): rounds of
