@@ -710,6 +710,9 @@ func TestFleetSoak(t *testing.T) {
 		victim := f.relays[round%len(f.relays)]
 		cs = f.killAndReroute(victim, cs, &m)
 		cs = f.revoke(tokens[0], cs, &m)
+		if f.httpchk { // another relay loses its Redis: HAProxy takes it out and back
+			m.unready = f.unreachableStore(f.relays[(round+1)%len(f.relays)], tokens[1])
+		}
 		for _, c := range cs {
 			_ = c.s.c.Close()
 		}
@@ -724,6 +727,7 @@ func TestFleetSoak(t *testing.T) {
 		total.downSeen = max(total.downSeen, m.downSeen)
 		total.revoke = max(total.revoke, m.revoke)
 		total.refuseNew = max(total.refuseNew, m.refuseNew)
+		total.unready = max(total.unready, m.unready)
 		if t.Failed() {
 			break
 		}
