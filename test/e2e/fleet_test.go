@@ -682,7 +682,8 @@ func (f *fleet) unreachableStore(r *fleetRelay, token string) time.Duration {
 
 // TestFleetSoak is the long fleet run (make fleet-soak): rounds of
 // consoles through HAProxy, one relay killed and started again on its port
-// each round, one token revoked each round. VNCRELAY_FLEET_SOAK=N runs N
+// each round, one token revoked each round, and (with the admin listener)
+// another relay's Redis cut and restored. VNCRELAY_FLEET_SOAK=N runs N
 // rounds (at most 100), within 10 minutes; unset, the test is skipped.
 func TestFleetSoak(t *testing.T) {
 	rounds, _ := strconv.Atoi(os.Getenv("VNCRELAY_FLEET_SOAK"))
