@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -68,7 +69,7 @@ func startFleet(t *testing.T, n int) *fleet {
 	need(t, "haproxy")
 	f := &fleet{t: t, redis: testutil.StartRedis(t), console: echoConsole(t), httpchk: relayHasAdmin(t)}
 	for i := range n {
-		f.relays = append(f.relays, f.startRelay(fmt.Sprintf("r%d", i+1), "127.0.0.1:0"))
+		f.relays = append(f.relays, f.startRelay(fmt.Sprintf("r%d", i+1), "127.0.0.1:0", "127.0.0.1:0"))
 	}
 	f.startHAProxy()
 	f.waitStatus(10*time.Second, func(st map[string]string) bool {
@@ -94,17 +95,17 @@ func (f *fleet) token() string {
 	return tok
 }
 
-// startRelay runs one relay of the fleet listening on listen. Unlike
-// startRelay, a relay may be killed by the test: its exit status is not
-// checked.
-func (f *fleet) startRelay(name, listen string) *fleetRelay {
+// startRelay runs one relay of the fleet listening on listen, its admin
+// listener (when the binary has one) on admin. Unlike startRelay, a relay
+// may be killed by the test: its exit status is not checked.
+func (f *fleet) startRelay(name, listen, admin string) *fleetRelay {
 	t := f.t
 	t.Helper()
 	link := newStoreLink(t, f.redis.Addr())
 	args := []string{"--token-plugin", "TokenRedis", "--token-source", link.addr(),
 		"--revoke-check", strconv.Itoa(fleetRevokeSecs), "--connect-timeout", "2s"}
 	if f.httpchk {
-		args = append(args, "--admin", "127.0.0.1:0")
+		args = append(args, "--admin", admin)
 	}
 	cmd := exec.Command(relayBin, append(args, listen)...)
 	r := &fleetRelay{name: name, cmd: cmd, done: make(chan struct{}), logs: &testutil.Buffer{}, store: link}
@@ -718,7 +719,7 @@ func TestFleetSoak(t *testing.T) {
 			_ = c.s.c.Close()
 		}
 		// The killed relay comes back on its port; HAProxy takes it in again.
-		f.relays[round%len(f.relays)] = f.startRelay(victim.name, victim.addr)
+		f.relays[round%len(f.relays)] = f.startRelay(victim.name, victim.addr, cmp.Or(victim.admin, "127.0.0.1:0"))
 		f.waitStatus(15*time.Second, func(st map[string]string) bool { return strings.HasPrefix(st[victim.name], "UP") })
 		t.Logf("round %d: %v", round+1, m)
 		total.consoles += m.consoles
