@@ -27,6 +27,9 @@ FUZZ_TARGETS := \
 	./rfb:FuzzConsoleHandshake \
 	./rfb:FuzzBrowserHandshake \
 	./engine:FuzzTunnelAnswer \
+	./engine:FuzzForwardedClient \
+	./proxyproto:FuzzParse \
+	./proxyproto:FuzzPires \
 	./nova:FuzzParseConfData \
 	./nova:FuzzSubstitute \
 	./nova:FuzzParseDatabaseURL \

@@ -22,7 +22,7 @@ pkgs=(
   python3-pymysql             # the driver nova-manage uses for MariaDB (nova)
   spice-html5                 # SPICE HTML5 client pages, served by the spicehtml5 proxy (e2e)
   redis-server                # TokenRedis, started privately by the tests (auth/redis)
-  haproxy                     # load balancer in front of relays: PROXY protocol, fleet (e2e)
+  haproxy                     # load balancer in front of relays: PROXY protocol, X-Forwarded-For, fleet (e2e)
   prometheus                  # scrapes the admin listener's /metrics (e2e)
   lighttpd                    # mod_wstunnel, the C peer of the benchmarks (bench)
 )

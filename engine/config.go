@@ -2,6 +2,7 @@ package engine
 
 import (
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -128,6 +129,40 @@ type Config struct {
 	// reads); zero means 256. When all are busy new requests get 503.
 	Workers int
 
+	// Client address and per-client limits (docs/LIMITS.md).
+
+	// ProxyProtocol lists the load balancers whose connections start with a
+	// PROXY protocol header, v1 or v2 (HAProxy's send-proxy,
+	// send-proxy-v2); the header's source address becomes the client's. A
+	// connection from a listed source without a valid header is refused
+	// 400; a PROXY header from any other source is refused 400, never
+	// honoured. nil trusts no source.
+	ProxyProtocol []netip.Prefix
+	// TrustedProxies lists the HTTP proxies whose ForwardedHeader is
+	// honoured: the rightmost address in it that is not a trusted proxy is
+	// the client. The header of any other peer is ignored. nil trusts none.
+	TrustedProxies []netip.Prefix
+	// ForwardedHeader is the header TrustedProxies write: zero means
+	// X-Forwarded-For. The other header is ignored (a client could write it).
+	ForwardedHeader ForwardedHeader
+	// MaxConsolesPerClient caps the consoles open or opening from one client
+	// address (an IPv6 client's /64); zero means 1000, negative no limit.
+	// Direct connections from a loopback address are not limited (a local
+	// proxy that forwards no address stands for many clients). Over it: 429.
+	MaxConsolesPerClient int
+	// MaxConsolesPerToken caps the consoles open or opening with one token,
+	// counted after the token is found good and before the dial; zero means
+	// no limit (websockify's fixed-target mode gives every console the same
+	// empty token, which is never limited). Over it: 429.
+	MaxConsolesPerToken int
+	// HandshakeRate is the sustained rate of WebSocket upgrades a client
+	// address (an IPv6 client's /64) may start, per second, with bursts of
+	// HandshakeBurst (a token bucket); zero means 20, negative no limit.
+	// Over it: 429 with Retry-After.
+	HandshakeRate float64
+	// HandshakeBurst is the bucket size of HandshakeRate; zero means 200.
+	HandshakeBurst int
+
 	// Logger receives one line per console at open and close, refusals and
 	// server events; nil means slog.Default().
 	Logger *slog.Logger
@@ -189,5 +224,6 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.limitDefaults()
 	return c
 }

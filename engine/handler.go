@@ -74,6 +74,7 @@ func (h *handler) OnDrain(c gnet.Conn) {
 // openBrowser starts a session on its loop.
 func (s *session) openBrowser(c gnet.Conn) {
 	s.browser = c
+	s.startClient(c)
 	s.loop = s.srv.loopFor(c)
 	s.loop.add(s)
 	s.loop.now = time.Now().UnixNano()
@@ -92,6 +93,7 @@ func (s *session) browserClosed(err error) {
 		s.setReason(ReasonBrowserGone)
 	}
 	s.closeConsole()
+	s.releaseLimits()
 	s.loop.remove(s)
 	if s.head != nil {
 		putHead(s.head)

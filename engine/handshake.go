@@ -77,6 +77,7 @@ func (s *session) request(head []byte) gnet.Action {
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
 	}
+	s.forwardedFor(head)
 	if !req.Upgrade {
 		s.plainHTTP = true
 		if s.srv.cfg.WebAuth {
@@ -85,6 +86,9 @@ func (s *session) request(head []byte) gnet.Action {
 			}
 		}
 		return s.web(&req)
+	}
+	if refusal := s.admit(&req); refusal != nil {
+		return s.refuse(refusal, ReasonRefused)
 	}
 	resp, _, err := wsframe.Upgrade(nil, head)
 	if err == nil {
@@ -146,10 +150,15 @@ func (s *session) connect(token string) {
 		s.report(errOriginScheme, errors.New("page scheme does not match the console URL's "+target.AccessScheme))
 		return
 	}
+	if refusal := s.admitToken(token); refusal != nil {
+		s.report(refusal, nil)
+		return
+	}
 	srv.stats.dials.Add(1)
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, target.Network, target.Address)
 	if err != nil {
+		s.dropTokenSlot()
 		srv.stats.dialFailures.Add(1)
 		refusal := errConsoleRefused
 		if ctx.Err() != nil || isTimeout(err) {
@@ -177,6 +186,7 @@ func (s *session) connect(token string) {
 	}
 	if err != nil {
 		_ = nc.Close()
+		s.dropTokenSlot()
 		s.report(errShuttingDown, fmt.Errorf("enroll console socket: %w", err))
 	}
 }
@@ -209,6 +219,7 @@ func (s *session) report(refusal *wsframe.HTTPError, cause error) {
 // setup starts when the target asks for one (CONNECT tunnel, RFB security
 // proxy), else the 101 goes out and the relay starts.
 func (s *session) openConsole(c gnet.Conn) gnet.Action {
+	s.claimTokenSlot()
 	if s.state != stateConnecting {
 		return gnet.Close // the browser left, or the request timed out, meanwhile
 	}

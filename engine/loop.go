@@ -82,6 +82,7 @@ func (s *Server) sweeper() {
 		case <-s.sweepStop:
 			return
 		case now := <-t.C:
+			s.limits.prune(now.UnixNano())
 			s.mu.Lock()
 			for _, ls := range s.loops {
 				_ = ls.el.Execute(context.Background(), ls.sweepFn) // fails only when stopping

@@ -14,6 +14,11 @@ import (
 func (s *session) fromBrowser() gnet.Action {
 	switch s.state {
 	case stateHandshake:
+		// The PROXY header comes first on the wire, before the request (and
+		// before a TLS ClientHello): clientaddr.go.
+		if act, next := s.proxyHeader(); !next {
+			return act
+		}
 		return s.handshake()
 	case stateRelaying, stateClosing:
 		act := s.frames()

@@ -27,6 +27,7 @@ type Server struct {
 	client  *gnet.Client
 	handler *handler
 	stats   counters
+	limits  *limiter
 	jobs    chan struct{} // worker slots: a job holds one while it runs
 	revoke  *revoker      // nil unless Config.RevokeCheck
 
@@ -72,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		sweepDone:  make(chan struct{}),
 		serveErr:   make(chan error, 1),
 	}
+	s.limits = newLimiter(&cfg)
 	s.handler = &handler{srv: s}
 	if cfg.RevokeCheck > 0 {
 		s.revoke = newRevoker(s, cfg.RevokeCheck)

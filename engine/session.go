@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -76,6 +77,16 @@ type session struct {
 	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
 
 	rec ConsoleRecorder // --record; nil when not recorded
+
+	// Client address and limits (clientaddr.go, limits.go).
+	clientIP   netip.Addr  // the client's address: the peer's, or forwarded by a trusted proxy
+	forwarded  bool        // clientIP came from a PROXY header or a trusted proxy's header
+	awaitProxy bool        // a PROXY header must come first (a Config.ProxyProtocol source)
+	clientSlot *limitEntry // the console slot held for the client's address
+	// tokenSlot is written by the connect worker before it enrolls the
+	// console socket (as dialed); the loop owns it from claimTokenSlot on.
+	tokenSlot  *limitEntry
+	tokenOwned bool // the loop claimed tokenSlot: released when the session ends
 }
 
 // consoleAddr is what a session keeps of its auth.Target once the console

@@ -186,6 +186,9 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		RevokeCheck: time.Duration(o.revokeCheck) * time.Second,
 		ReusePort:   o.reusePort,
 	}
+	if err := o.limits.apply(&cfg, log); err != nil {
+		return cfg, nil, err
+	}
 	if o.checkOrig || len(o.origins) > 0 {
 		cfg.Origins = &auth.OriginPolicy{Allowed: o.origins}
 	}

@@ -47,7 +47,11 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 			return nil
 		}
 	}
-	nc, err := nova.Load(nova.LoadOptions{Proxy: p, Args: args})
+	novaArgs, limits, err := splitLimitArgs(args) // vncrelay's own options: limits.go
+	if err != nil {
+		return err
+	}
+	nc, err := nova.Load(nova.LoadOptions{Proxy: p, Args: novaArgs})
 	if err != nil {
 		return err
 	}
@@ -69,6 +73,9 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
+	if err := limits.apply(&cfg, log); err != nil {
+		return err
+	}
 	checkLimits(&cfg, log)
 	if nc.Default.Record != "" {
 		stop, err := startRecording(&cfg, nc.Default.Record, log)

@@ -60,6 +60,7 @@ type options struct {
 	handoverTO  time.Duration // SIGUSR2: how long old consoles are kept
 	cacheTTL    time.Duration // found tokens of network stores; 0 default, <0 none
 	negativeTTL time.Duration // unknown tokens likewise
+	limits      limitOptions  // limits.go
 }
 
 // notBuilt lists websockify options vncrelay does not have yet, with what they
@@ -131,6 +132,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.cacheTTL, "token-cache-ttl", 0, "how long a token found in Redis or a token API is reused without asking again (0: 2s; below 0: never); a deleted token opens consoles at most this long")
 	fs.DurationVar(&o.negativeTTL, "token-negative-ttl", 0, "how long an unknown token is answered 403 without asking Redis or the token API again (0: 1s; below 0: never)")
 	fs.IntVar(&o.revokeCheck, "revoke-check", 0, "every `SECS` seconds, ask the token store again about live consoles' tokens and close with 1008 those revoked or pointed elsewhere (0: never; see docs/FLEET.md)")
+	o.limits.addFlags(fs)
 
 	for _, nb := range notBuilt {
 		if boolNotBuilt[nb.name] {
