@@ -672,6 +672,7 @@ func (f *fleet) unreachableStore(r *fleetRelay, token string) time.Duration {
 	for range 3 {
 		c, _ := f.open(token, 5*time.Second)
 		c.s.roundTrip(t, []byte("elsewhere"))
+		_ = c.s.c.Close()
 	}
 	if r.opened() != before {
 		t.Errorf("HAProxy sent consoles to %s while its store was unreachable", r.name)
@@ -718,6 +719,7 @@ func TestFleetSoak(t *testing.T) {
 		for _, c := range cs {
 			_ = c.s.c.Close()
 		}
+		f.waitLogged(0) // the next round counts from none
 		// The killed relay comes back on its port; HAProxy takes it in again.
 		f.relays[round%len(f.relays)] = f.startRelay(victim.name, victim.addr, cmp.Or(victim.admin, "127.0.0.1:0"))
 		f.waitStatus(15*time.Second, func(st map[string]string) bool { return strings.HasPrefix(st[victim.name], "UP") })

@@ -87,18 +87,6 @@ func TestHandoverReusePort(t *testing.T) {
 	s.roundTrip(t, []byte("after"))
 }
 
-// waitLog waits up to 10 s for a log to contain s.
-func waitLog(t *testing.T, log interface{ String() string }, s string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(log.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log never said %q:\n%s", s, log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitLogCount waits up to 10 s for a log to contain s n times, and fails
 // if it holds more.
 func waitLogCount(t *testing.T, log interface{ String() string }, s string, n int) {
