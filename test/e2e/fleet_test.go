@@ -103,7 +103,8 @@ func (f *fleet) startRelay(name, listen, admin string) *fleetRelay {
 	t.Helper()
 	link := newStoreLink(t, f.redis.Addr())
 	args := []string{"--token-plugin", "TokenRedis", "--token-source", link.addr(),
-		"--revoke-check", strconv.Itoa(fleetRevokeSecs), "--connect-timeout", "2s"}
+		"--revoke-check", strconv.Itoa(fleetRevokeSecs), "--connect-timeout", "2s",
+		"--trusted-proxy", "127.0.0.1"} // HAProxy's option forwardfor: limits count browsers, not HAProxy
 	if f.httpchk {
 		args = append(args, "--admin", admin)
 	}
@@ -194,6 +195,7 @@ defaults
     timeout tunnel 1h
     retries 2
     option redispatch
+    option forwardfor
 
 frontend consoles
     bind %s
