@@ -170,8 +170,14 @@ func (r *fleetRelay) kill(t *testing.T) {
 	<-r.done
 }
 
-// live returns the consoles the relay's log shows open now.
+// live returns the consoles the relay's log shows open now; none once the
+// process has exited.
 func (r *fleetRelay) live() int {
+	select {
+	case <-r.done:
+		return 0
+	default:
+	}
 	l := r.logs.String()
 	return strings.Count(l, `msg="console open"`) - strings.Count(l, `msg="console closed"`)
 }
