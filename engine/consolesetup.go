@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -35,6 +36,7 @@ func needsSetup(t *auth.Target) bool {
 // first bytes. The connect deadline keeps running: dial and setup share it.
 func (s *session) startSetup(c gnet.Conn) gnet.Action {
 	s.state = stateConsoleSetup
+	s.setupStart = time.Now()
 	if s.dialed.SecurityProxy == auth.SecurityProxyRFBNone {
 		s.rfbConsole = new(rfb.ConsoleHandshake)
 	}

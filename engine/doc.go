@@ -14,6 +14,12 @@
 // Use: build a Config, call New, then Serve; Shutdown drains. See Config for
 // every limit and its default.
 //
+// Observing it: Stats (atomic counters) and Latencies (fixed-bucket
+// histograms) read from any goroutine; Loops and Consoles copy per-loop
+// figures and per-connection fields on each loop's own goroutine, within a
+// deadline; Ready says whether it takes consoles. The admin listener in cmd
+// exports them; nothing here knows of a metrics library.
+//
 // What it does not do yet: TLS (wss), and token stores other than the
 // resolvers in auth (Redis, SQL, JWT).
 package engine

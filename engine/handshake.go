@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
@@ -135,12 +136,15 @@ func (s *session) connect(token string) {
 	srv := s.srv
 	ctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ConnectTimeout)
 	defer cancel()
+	start := time.Now()
 	target, err := srv.cfg.Resolver.Resolve(ctx, token)
+	srv.lat.lookup.since(start)
 	if err != nil {
 		refusal := errStoreDown
 		if errors.Is(err, auth.ErrUnknownToken) {
 			refusal = errForbidden
 		} else {
+			srv.stats.lookupErrors.Add(1)
 			srv.log.Error("token lookup failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
 		}
 		s.report(refusal, nil)
@@ -156,7 +160,9 @@ func (s *session) connect(token string) {
 	}
 	srv.stats.dials.Add(1)
 	var d net.Dialer
+	start = time.Now()
 	nc, err := d.DialContext(ctx, target.Network, target.Address)
+	srv.lat.dial.since(start)
 	if err != nil {
 		s.dropTokenSlot()
 		srv.stats.dialFailures.Add(1)
@@ -244,6 +250,7 @@ func (s *session) startRelay() gnet.Action {
 	st.pending.Add(-1)
 	st.consoles.Add(1)
 	st.opened.Add(1)
+	s.srv.lat.openDone(s)
 	s.lastActive, s.lastPing = s.loop.now, s.loop.now
 	if d := s.dialed; d != nil && !d.Expires.IsZero() && s.srv.cfg.EnforceTokenExpiry {
 		s.expires = d.Expires.UnixNano()
@@ -299,6 +306,7 @@ func (s *session) refuse(err error, why Reason) gnet.Action {
 	}
 	s.setReason(why)
 	s.srv.stats.refused.Add(1)
+	s.srv.stats.refusals[refusalSlot(he.Status)].Add(1)
 	s.srv.log.Info("request refused", "client", s.client, "status", he.Status, "reason", he.Reason, "token_mask", s.tokenMask)
 	if s.plainHTTP {
 		extra := ReasonHeader + ": " + he.Reason

@@ -13,13 +13,16 @@ import (
 type loopState struct {
 	srv      *Server
 	el       gnet.EventLoop
+	index    int        // 0, 1, ... in the order loops took their first connection; set at creation
 	sessions []*session // every session whose browser socket is on this loop
 	now      int64      // unix nanoseconds at the last sweep; the hot path's clock
 	sweepFn  gnet.Runnable
+
+	closedIn, closedOut int64 // bytes of the consoles that closed on this loop (LoopInfo)
 }
 
-func newLoopState(srv *Server, el gnet.EventLoop) *loopState {
-	ls := &loopState{srv: srv, el: el, now: time.Now().UnixNano()}
+func newLoopState(srv *Server, el gnet.EventLoop, index int) *loopState {
+	ls := &loopState{srv: srv, el: el, index: index, now: time.Now().UnixNano()}
 	ls.sweepFn = gnet.RunnableFunc(func(context.Context) error {
 		ls.sweep()
 		return nil

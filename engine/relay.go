@@ -230,6 +230,7 @@ func (s *session) fromConsole(c gnet.Conn) gnet.Action {
 	s.lastActive = s.loop.now
 	if s.browser.OutboundBuffered() > s.srv.cfg.HighWater {
 		s.pausedByWho |= pauseConsole
+		s.srv.stats.pausesConsole.Add(1)
 		_ = c.PauseRead()
 		s.browser.NotifyDrain(s.srv.cfg.HighWater / 2)
 	}
@@ -262,6 +263,7 @@ func (s *session) afterBrowserInput() {
 	}
 	if s.console.OutboundBuffered() > s.srv.cfg.HighWater {
 		s.pausedByWho |= pauseBrowser
+		s.srv.stats.pausesBrowser.Add(1)
 		_ = s.browser.PauseRead()
 		s.console.NotifyDrain(s.srv.cfg.HighWater / 2)
 	}
@@ -273,6 +275,8 @@ func (s *session) logClose() {
 	st := &s.srv.stats
 	st.bytesIn.Add(uint64(s.bytesIn))
 	st.bytesOut.Add(uint64(s.bytesOut))
+	s.loop.closedIn += s.bytesIn
+	s.loop.closedOut += s.bytesOut
 	s.srv.log.Info("console closed", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask,
 		"bytes_in", s.bytesIn, "bytes_out", s.bytesOut, "duration", time.Since(s.opened).Round(time.Millisecond),
 		"code", uint16(s.closeCode), "reason", s.reason.String())

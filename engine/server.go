@@ -27,6 +27,7 @@ type Server struct {
 	client  *gnet.Client
 	handler *handler
 	stats   counters
+	lat     latencies
 	limits  *limiter
 	jobs    chan struct{} // worker slots: a job holds one while it runs
 	revoke  *revoker      // nil unless Config.RevokeCheck
@@ -230,7 +231,7 @@ func (s *Server) loopFor(c gnet.Conn) *loopState {
 	defer s.mu.Unlock()
 	ls := s.loops[el]
 	if ls == nil {
-		ls = newLoopState(s, el)
+		ls = newLoopState(s, el, len(s.loops))
 		s.loops[el] = ls
 	}
 	return ls

@@ -53,6 +53,7 @@ type session struct {
 	tunnelPending bool                  // CONNECT sent, its answer not read yet
 	pageScheme    pageScheme            // the page's scheme, for a target's AccessScheme
 	expires       int64                 // unix ns when the token expires (EnforceTokenExpiry); 0 never
+	setupStart    time.Time             // when the console setup began; zero when there was none
 	rfbConsole    *rfb.ConsoleHandshake // before the 101
 	rfbBrowser    *rfb.BrowserHandshake // after the 101, until the browser chose None
 

@@ -15,11 +15,21 @@ type Stats struct {
 	Dials        uint64 // console dials started
 	DialFailures uint64 // console dials that failed
 	AcceptErrors uint64 // accept errors (such as EMFILE) backed off from
-	BytesIn      uint64 // payload bytes browser → console
-	BytesOut     uint64 // payload bytes console → browser
+	BytesIn      uint64 // payload bytes browser → console, of consoles that have closed
+	BytesOut     uint64 // payload bytes console → browser, of consoles that have closed
 	RevokeChecks uint64 // tokens asked of the store by the revocation check (Config.RevokeCheck)
 	RevokeErrors uint64 // of those, lookups the store did not answer (consoles kept)
 	Closed       [reasonCount]uint64
+	// Refusals counts Refused by HTTP status: Refusals[i] is for
+	// RefusalStatuses[i].
+	Refusals [refusalSlots]uint64
+	// PausesConsole counts the times a console's reads were paused because
+	// its browser was slow; PausesBrowser the times a browser's reads were
+	// paused because its console was slow (backpressure, Config.HighWater).
+	PausesConsole, PausesBrowser uint64
+	// LookupErrors counts token lookups that failed for another reason than
+	// an unknown token (store down, timeout): answered 503.
+	LookupErrors uint64
 }
 
 // counters is the live form of Stats.
@@ -30,6 +40,9 @@ type counters struct {
 	revokeChecks, revokeErrors             atomic.Uint64
 	consoles, connections, pending         atomic.Int64
 	closed                                 [reasonCount]atomic.Uint64
+	refusals                               [refusalSlots]atomic.Uint64
+	pausesConsole, pausesBrowser           atomic.Uint64
+	lookupErrors                           atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -43,5 +56,10 @@ func (c *counters) snapshot() Stats {
 	for i := range s.Closed {
 		s.Closed[i] = c.closed[i].Load()
 	}
+	for i := range s.Refusals {
+		s.Refusals[i] = c.refusals[i].Load()
+	}
+	s.PausesConsole, s.PausesBrowser = c.pausesConsole.Load(), c.pausesBrowser.Load()
+	s.LookupErrors = c.lookupErrors.Load()
 	return s
 }

@@ -72,11 +72,15 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	checkLimits(&cfg, log)
-	if o.pprof != "" {
-		if err := servePprof(o.pprof, log); err != nil {
-			return err
-		}
+	adminAddr, err := adminFlags(o.admin, o.pprof)
+	if err != nil {
+		return err
 	}
+	adm, err := listenAdmin(adminAddr, o.reusePort, log) // admin.go; nil when off
+	if err != nil {
+		return err
+	}
+	defer adm.close()
 
 	if o.record != "" {
 		stop, err := startRecording(&cfg, o.record, log)
@@ -94,6 +98,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	adm.start(srv, cfg.Resolver)
 	if isDaemonChild() {
 		if err := daemonReady(); err != nil {
 			return err
@@ -103,15 +108,17 @@ func run(args []string, stderr io.Writer) error {
 	if tokens != nil {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
 	}
-	return serve(srv, log, reload, o.handover())
+	return serve(srv, log, reload, o.handover(), adm.closeForHandover)
 }
 
 // serve runs srv until it stops by itself (websockify's --idle-timeout) or
 // a signal stops it: SIGTERM and SIGINT drain, SIGHUP calls reload (when
 // not nil) on a goroutine of its own, SIGUSR2 hands over (engine
 // Server.Handover, keeping consoles up to handover; a later SIGTERM or
-// SIGINT ends the wait).
-func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Duration) error {
+// SIGINT ends the wait). onHandover, when not nil, runs as the handover
+// starts (the admin listener closes, so that health checks reach the new
+// process).
+func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Duration, onHandover func()) error {
 	ec := srv.Config()
 	log.Info("vncrelay listening", "addr", srv.Addr().String(), "loops", ec.Loops,
 		"max_connections", ec.MaxConnections, "web", ec.WebDir)
@@ -123,6 +130,8 @@ func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Du
 	go func() { served <- srv.Serve() }()
 	var handedOver chan error // set once SIGUSR2 started a handover
 	var endHandover context.CancelFunc
+	stopWatchdog := sdReady(srv, log) // systemd.go: READY=1, watchdog
+	defer stopWatchdog()
 	for {
 		select {
 		case err := <-served:
@@ -146,6 +155,10 @@ func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Du
 				continue
 			case sig == syscall.SIGUSR2:
 				log.Info("signal received; handing over", "signal", sig.String(), "keep", handover)
+				sdStopping(log)
+				if onHandover != nil {
+					onHandover()
+				}
 				var ctx context.Context
 				ctx, endHandover = context.WithCancel(context.Background())
 				defer endHandover()
@@ -160,6 +173,7 @@ func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Du
 				continue
 			}
 			log.Info("signal received; draining", "signal", sig.String())
+			sdStopping(log)
 			cut, err := srv.Shutdown(context.Background())
 			if cut > 0 {
 				log.Warn("connections cut at drain timeout", "count", cut)

@@ -44,8 +44,17 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	for _, a := range args {
 		if a == "-h" || a == "--help" {
 			fmt.Fprint(stderr, nova.Usage(p))
+			fmt.Fprint(stderr, "\nvncrelay's own options:\n  --admin ADDR  serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on ADDR (docs/OPERATIONS.md)\n")
 			return nil
 		}
+	}
+	adminArg, pprofArg, args, err := splitAdminArgs(args) // vncrelay's own options (admin.go)
+	if err != nil {
+		return err
+	}
+	adminAddr, err := adminFlags(adminArg, pprofArg)
+	if err != nil {
+		return err
 	}
 	novaArgs, limits, err := splitLimitArgs(args) // vncrelay's own options: limits.go
 	if err != nil {
@@ -77,6 +86,11 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		return err
 	}
 	checkLimits(&cfg, log)
+	adm, err := listenAdmin(adminAddr, false, log)
+	if err != nil {
+		return err
+	}
+	defer adm.close()
 	if nc.Default.Record != "" {
 		stop, err := startRecording(&cfg, nc.Default.Record, log)
 		if err != nil {
@@ -88,6 +102,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	adm.start(srv, cfg.Resolver)
 	if isDaemonChild() {
 		if err := daemonReady(); err != nil {
 			return err
@@ -95,7 +110,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
-	return serve(srv, log, nil, time.Hour) // SIGUSR2 hands over as with websockify options
+	return serve(srv, log, nil, time.Hour, adm.closeForHandover) // SIGUSR2 hands over as with websockify options
 }
 
 // novaEngineConfig turns a loaded nova.conf into the engine's configuration,

@@ -30,6 +30,7 @@ type options struct {
 	logFormat  string
 	demo       bool
 	pprof      string
+	admin      string // admin listener (admin.go)
 	origins    []string
 	checkOrig  bool
 	authPlugin string
@@ -111,7 +112,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.webAuth, "web-auth", false, "apply the auth plugin to --web files too")
 	fs.StringVar(&o.record, "record", "", "record each console's traffic to `FILE`.N (websockify's format, replayed by noVNC's playback page)")
 	fs.BoolVar(&o.traffic, "traffic", false, "print websockify's traffic marks for every relayed read to stdout (debugging)")
-	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on `ADDR` (a loopback address; off by default)")
+	fs.StringVar(&o.admin, "admin", "", "serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on `ADDR`, such as 127.0.0.1:9180 (off by default)")
+	fs.StringVar(&o.pprof, "pprof", "", "older name of --admin, on a loopback `ADDR`")
 	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
 	fs.IntVar(&o.maxPending, "max-pending", 0, "most connections not yet relaying (0: 1024)")

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,19 +54,37 @@ func (s *echoSession) closeCode(d time.Duration) int {
 // TestHandoverReusePort: two relay processes on one port (--reuse-port).
 // SIGUSR2 makes the old one stop accepting: new consoles all reach the new
 // one at once, the old one's console keeps relaying until
-// --handover-timeout, then gets 1012, and the old process exits 0.
+// --handover-timeout, then gets 1012, and the old process exits 0. Both
+// share the admin port too; from the handover on, /readyz is the new
+// process's (200), so that a health check keeps the host in service.
 func TestHandoverReusePort(t *testing.T) {
 	args := []string{"--reuse-port", "--handover-timeout", "3s", "--token-plugin", "TokenFile",
 		"--token-source", tokenFile(t, echoConsole(t))}
-	addr, old, oldLog := startRelayLogged(t, nil, args...)
+	addr, old, oldLog := startRelayLogged(t, nil, append(args, "--admin", "127.0.0.1:0")...)
+	m := adminRE.FindStringSubmatch(oldLog.String())
+	if m == nil {
+		t.Fatalf("no admin address in the log:\n%s", oldLog.String())
+	}
+	admin := m[1]
 	kept := openEcho(t, addr)
-	_, _, newLog := startListening(t, append(append([]string{relayBin}, args...), addr),
+	_, _, newLog := startListening(t, append(append([]string{relayBin}, args...), "--admin", admin, addr),
 		func() []string { return []string{canary} })
 
 	if err := old.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(t, oldLog, "handing over")
+	waitLog(t, oldLog, "admin listener closed")
+	for i := range 10 {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err != nil {
+			t.Fatalf("readyz %d during the handover: %v", i, err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("readyz %d during the handover: %d, want the new process's 200", i, resp.StatusCode)
+		}
+	}
 	for range 5 {
 		s := openEcho(t, addr)
 		s.roundTrip(t, []byte("new"))
