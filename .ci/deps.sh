@@ -24,7 +24,7 @@ pkgs=(
   redis-server                # TokenRedis, started privately by the tests (auth/redis)
   haproxy                     # load balancer in front of relays: PROXY protocol, X-Forwarded-For, fleet (e2e)
   prometheus                  # Prometheus and promtool: scrape the admin listener, check the rules (e2e)
-  systemd                     # systemd-analyze verify: the unit files under contrib/systemd (e2e)
+  systemd                     # systemd-analyze verify: the unit files under deploy/systemd (e2e)
   lighttpd                    # mod_wstunnel, the C peer of the benchmarks (bench)
 )
 missing=()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/netip"
 	"runtime"
@@ -129,6 +130,31 @@ type Config struct {
 	// reads); zero means 256. When all are busy new requests get 503.
 	Workers int
 
+	// TLS, when not nil, makes the port take TLS (wss, https) as well as
+	// plain connections, told apart by their first byte as websockify does
+	// (see TLSOnly). Certificates come from it as crypto/tls takes them
+	// (Certificates, GetCertificate or GetConfigForClient: the last two allow
+	// rotation without a restart). The handshake runs on a worker, records
+	// are sealed and opened on the event loop (docs/TLS.md).
+	TLS *tls.Config
+	// TLSOnly refuses plain connections when TLS is set (websockify's
+	// --ssl-only): they get a 400 head saying TLS is required, then close.
+	TLSOnly bool
+	// TLSHandshakeTimeout bounds a TLS handshake, a browser's from its
+	// first byte, a console's (TargetTLS) within the connect deadline; zero
+	// means HandshakeTimeout. A handshake cut by it costs no more than its
+	// worker goroutine, parked, meanwhile.
+	TLSHandshakeTimeout time.Duration
+	// MaxTLSHandshakes caps TLS handshakes in progress, each on a goroutine
+	// of its own; zero means Workers. Over it a browser's connection is
+	// closed (there is no TLS yet to answer in), a console's answered 502.
+	MaxTLSHandshakes int
+	// TargetTLS, when not nil, speaks TLS to every console (websockify's
+	// --ssl-target), with this client configuration. When its ServerName is
+	// empty, each console's host is used (SNI, and the name checked against
+	// its certificate); RootCAs nil means the system's.
+	TargetTLS *tls.Config
+
 	// Client address and per-client limits (docs/LIMITS.md).
 
 	// ProxyProtocol lists the load balancers whose connections start with a
@@ -220,6 +246,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Workers <= 0 {
 		c.Workers = defaultWorkers
+	}
+	set(&c.TLSHandshakeTimeout, c.HandshakeTimeout)
+	if c.MaxTLSHandshakes <= 0 {
+		c.MaxTLSHandshakes = c.Workers
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -46,7 +46,7 @@ func (s *session) startSetup(c gnet.Conn) gnet.Action {
 		}
 		s.tunnelPending = true
 		// Nova's form: no Host header, nothing after the blank line.
-		_, _ = c.Write([]byte("CONNECT " + p + " HTTP/1.1\r\n\r\n"))
+		_, _ = s.cw.Write([]byte("CONNECT " + p + " HTTP/1.1\r\n\r\n"))
 	}
 	return gnet.None
 }
@@ -65,7 +65,7 @@ func validTunnelPath(p string) bool {
 // answer, then the RFB handshake. Bytes beyond what the setup reads stay in
 // the console socket's buffer, for the relay once the 101 has gone out.
 func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
-	buf, _ := c.Peek(-1)
+	buf, _ := s.cw.Peek(-1)
 	if s.tunnelPending {
 		end, err := tunnelAnswer(buf)
 		switch {
@@ -77,7 +77,7 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 		case end == 0:
 			return gnet.None
 		}
-		_, _ = c.Discard(end)
+		_, _ = s.cw.Discard(end)
 		buf = buf[end:]
 		s.tunnelPending = false
 	}
@@ -85,7 +85,7 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 		n, err := h.Feed(buf)
 		var scratch [64]byte // the relay's answers here are a version line or one byte
 		if out := h.AppendOutput(scratch[:0]); len(out) > 0 && err == nil {
-			_, _ = c.Write(out)
+			_, _ = s.cw.Write(out)
 		}
 		if err != nil {
 			s.srv.log.Warn("console RFB handshake failed", "client", s.client, "target", s.target.String(),
@@ -93,7 +93,7 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 			s.apply(s.refuse(errConsoleRFB, ReasonRefused))
 			return gnet.None
 		}
-		_, _ = c.Discard(n)
+		_, _ = s.cw.Discard(n)
 		if !h.Done() {
 			return gnet.None
 		}
@@ -152,7 +152,7 @@ func (s *session) fromBrowserRFB(p []byte) (int, gnet.Action) {
 		s.rfbBrowser = nil
 		if s.console != nil {
 			_ = s.console.ResumeRead()
-			if s.console.InboundBuffered() > 0 {
+			if s.ctls != nil || s.cw.InboundBuffered() > 0 {
 				s.fromConsole(s.console) // the console spoke early; it waited for the proxy
 			}
 		}
@@ -164,7 +164,7 @@ func (s *session) fromBrowserRFB(p []byte) (int, gnet.Action) {
 func (s *session) writeBinary(p []byte) {
 	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, len(p))
 	s.iov[0], s.iov[1] = s.hdr[:hn], p
-	_, _ = s.browser.Writev(s.iov[:])
+	_, _ = s.bw.Writev(s.iov[:])
 	s.iov[1] = nil
 }
 

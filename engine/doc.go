@@ -24,6 +24,8 @@
 // deadline; Ready says whether it takes consoles. The admin listener in cmd
 // exports them; nothing here knows of a metrics library.
 //
-// What it does not do yet: TLS (wss), and token stores other than the
-// resolvers in auth (Redis, SQL, JWT).
+// TLS (Config.TLS, Config.TargetTLS) runs in the engine too: the handshake
+// on a bounded goroutine, records sealed and opened on the loop, over an
+// in-memory transport between the socket and the WebSocket codec
+// (tlswire.go); plain sessions do not pay for it.
 package engine

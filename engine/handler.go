@@ -73,7 +73,7 @@ func (h *handler) OnDrain(c gnet.Conn) {
 
 // openBrowser starts a session on its loop.
 func (s *session) openBrowser(c gnet.Conn) {
-	s.browser = c
+	s.browser, s.bw = c, c
 	s.startClient(c)
 	s.loop = s.srv.loopFor(c)
 	s.loop.add(s)
@@ -93,6 +93,9 @@ func (s *session) browserClosed(err error) {
 		s.setReason(ReasonBrowserGone)
 	}
 	s.closeConsole()
+	if s.btls != nil {
+		s.btls.closed()
+	}
 	s.releaseLimits()
 	s.loop.remove(s)
 	if s.head != nil {
@@ -123,10 +126,17 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 		return // a console enrolled for a session that had already ended
 	}
 	s.console = nil
+	if s.ctls != nil {
+		s.ctls.closed()
+	}
 	if s.state == stateConsoleSetup {
 		s.srv.log.Warn("console closed during its handshake", "client", s.client, "target", s.target.String(),
 			"token_mask", s.tokenMask, "err", err)
-		s.apply(s.refuse(errConsoleGone, ReasonRefused))
+		refusal := errConsoleGone
+		if s.ctls != nil && !s.ctls.tr.onLoop {
+			refusal = errConsoleTLS // it closed on our TLS handshake (its alert, or ours)
+		}
+		s.apply(s.refuse(refusal, ReasonRefused))
 		return
 	}
 	if s.state != stateRelaying {

@@ -38,7 +38,7 @@ func putHead(b *bytebufferpool.ByteBuffer) { headPool.Put(b) }
 // buffer. Bytes after the head (a first frame sent early) stay in the socket's
 // inbound buffer for the relay.
 func (s *session) handshake() gnet.Action {
-	c := s.browser
+	c := s.bw
 	cfg := &s.srv.cfg
 	chunk, _ := c.Peek(-1)
 	if s.head == nil {
@@ -229,9 +229,13 @@ func (s *session) openConsole(c gnet.Conn) gnet.Action {
 	if s.state != stateConnecting {
 		return gnet.Close // the browser left, or the request timed out, meanwhile
 	}
-	s.console = c
+	s.console, s.cw = c, c
 	d := s.dialed
 	s.target = consoleAddr{network: d.Network, address: d.Address, holdsToken: d.AddressHoldsToken}
+	if s.srv.cfg.TargetTLS != nil {
+		s.startTargetTLS() // tlsclient.go: TLS first, then the setup or the relay
+		return gnet.None
+	}
 	if needsSetup(d) {
 		s.apply(s.startSetup(c))
 		return gnet.None
@@ -275,16 +279,16 @@ func (s *session) startRelay() gnet.Action {
 		hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, len(out))
 		resp = append(append(resp, s.hdr[:hn]...), out...)
 	}
-	_, _ = s.browser.Write(resp)
+	_, _ = s.bw.Write(resp)
 	if s.state == stateClosed {
 		return gnet.None
 	}
 	s.srv.log.Info("console open", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask)
 	_ = s.browser.ResumeRead()
-	if s.console != nil && s.console.InboundBuffered() > 0 && s.rfbBrowser == nil {
+	if s.console != nil && (s.ctls != nil || s.cw.InboundBuffered() > 0) && s.rfbBrowser == nil {
 		s.fromConsole(s.console) // console bytes that followed the tunnel's answer
 	}
-	if s.state == stateRelaying && s.browser.InboundBuffered() > 0 {
+	if s.state == stateRelaying && (s.btls != nil || s.bw.InboundBuffered() > 0) {
 		return s.fromBrowser()
 	}
 	return gnet.None
@@ -313,9 +317,9 @@ func (s *session) refuse(err error, why Reason) gnet.Action {
 		if he.Header != "" {
 			extra = he.Header + "\r\n" + extra
 		}
-		_, _ = s.browser.Write(httpResponse(he.Status, extra, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
+		_, _ = s.bw.Write(httpResponse(he.Status, extra, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
 	} else {
-		_, _ = s.browser.Write(refusalHead(he))
+		_, _ = s.bw.Write(refusalHead(he))
 	}
 	return s.endAfterFlush()
 }
@@ -357,6 +361,7 @@ func (s *session) endAfterFlush() gnet.Action {
 	s.closeConsole()
 	s.peerClosed = true // nothing more to wait for from the browser
 	s.deadline = s.loop.now + int64(s.srv.cfg.CloseTimeout)
+	s.closeNotify()
 	_ = s.browser.ResumeRead() // see EOF or reset while the answer drains
 	if s.browser.OutboundBuffered() == 0 {
 		return gnet.Close

@@ -17,6 +17,7 @@ type loopState struct {
 	sessions []*session // every session whose browser socket is on this loop
 	now      int64      // unix nanoseconds at the last sweep; the hot path's clock
 	sweepFn  gnet.Runnable
+	tls      loopTLS // scratch for the loop's TLS sockets (tlswire.go)
 
 	closedIn, closedOut int64 // bytes of the consoles that closed on this loop (LoopInfo)
 }

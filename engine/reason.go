@@ -22,6 +22,7 @@ const (
 	ReasonWeb                     // a static file request was answered
 	ReasonCloseTimeout            // the browser did not take or answer a close frame in time
 	ReasonTokenExpired            // the console's token expired (Config.EnforceTokenExpiry)
+	ReasonTLS                     // the browser's TLS handshake failed, or no slot was free for it
 	ReasonRevoked                 // the store no longer knows the token, or sends it elsewhere (Config.RevokeCheck)
 	ReasonRestart                 // the handover deadline passed (Server.Handover)
 	reasonCount
@@ -44,6 +45,7 @@ var reasonNames = [reasonCount]string{
 	ReasonWeb:              "web",
 	ReasonCloseTimeout:     "close_timeout",
 	ReasonTokenExpired:     "token_expired",
+	ReasonTLS:              "tls_error",
 	ReasonRevoked:          "token_revoked",
 	ReasonRestart:          "restart",
 }

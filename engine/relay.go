@@ -10,15 +10,30 @@ import (
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
-// fromBrowser handles bytes from the browser according to the session state.
+// fromBrowser handles bytes from the browser: through the TLS layer when
+// there is one (tlsserver.go), else as they are. A connection's first bytes
+// may be a PROXY header (clientaddr.go), then, when TLS is configured, a TLS
+// ClientHello or a plain request (firstBytes); both read the raw socket.
 func (s *session) fromBrowser() gnet.Action {
-	switch s.state {
-	case stateHandshake:
-		// The PROXY header comes first on the wire, before the request (and
-		// before a TLS ClientHello): clientaddr.go.
+	if s.btls != nil {
+		return s.fromBrowserTLS()
+	}
+	if s.state == stateHandshake && s.head == nil {
 		if act, next := s.proxyHeader(); !next {
 			return act
 		}
+		if s.srv.cfg.TLS != nil {
+			return s.firstBytes()
+		}
+	}
+	return s.browserInput()
+}
+
+// browserInput handles the browser's plaintext according to the session
+// state.
+func (s *session) browserInput() gnet.Action {
+	switch s.state {
+	case stateHandshake:
 		return s.handshake()
 	case stateRelaying, stateClosing:
 		act := s.frames()
@@ -27,7 +42,7 @@ func (s *session) fromBrowser() gnet.Action {
 	case stateConnecting, stateConsoleSetup:
 		return gnet.None // reads are paused; bytes already read wait in the buffer
 	}
-	_, _ = s.browser.Discard(-1)
+	_, _ = s.bw.Discard(-1)
 	return gnet.None
 }
 
@@ -39,7 +54,7 @@ func (s *session) fromBrowser() gnet.Action {
 // Each Peek asks for no more than the next step can use, so that a partial
 // header left from the previous read is the only thing gnet ever copies.
 func (s *session) frames() gnet.Action {
-	c := s.browser
+	c := s.bw
 	for {
 		avail := c.InboundBuffered()
 		if avail == 0 {
@@ -68,7 +83,7 @@ func (s *session) frames() gnet.Action {
 				if s.rec != nil {
 					s.rec.Record(s.loop.now, true, step.Payload)
 				}
-				_, _ = s.console.Write(step.Payload) // a failed write closes the console; OnClose handles it
+				_, _ = s.cw.Write(step.Payload) // a failed write closes the console; OnClose handles it
 			}
 		case wsframe.StepControl:
 			if act := s.control(step.Op, step.Payload); act != gnet.None || s.state == stateClosed {
@@ -114,7 +129,7 @@ func (s *session) writeFrame(op wsframe.Opcode, payload []byte) {
 	var b [wsframe.MaxHeaderSize + 125]byte
 	n := wsframe.PutHeader(b[:], true, op, len(payload))
 	n += copy(b[n:], payload)
-	_, _ = s.browser.Write(b[:n])
+	_, _ = s.bw.Write(b[:n])
 }
 
 // protocolError closes the session with the code the violation calls for.
@@ -162,6 +177,7 @@ func (s *session) sendClose(payload []byte) gnet.Action {
 	}
 	s.writeFrame(wsframe.OpClose, payload)
 	s.closeSent = true
+	s.closeNotify()
 	s.closeConsole()
 	if s.state == stateClosed {
 		return gnet.None // the write failed and closed the browser
@@ -201,23 +217,35 @@ func (s *session) flushed() gnet.Action {
 // browser is slower than the console, the console's reads are paused until the
 // browser's buffer drains to half of HighWater.
 func (s *session) fromConsole(c gnet.Conn) gnet.Action {
+	if s.ctls != nil && c == s.console {
+		return s.fromConsoleTLS(c) // tlsclient.go
+	}
+	return s.consoleInput(c)
+}
+
+// consoleInput handles the console's plaintext according to the session
+// state.
+func (s *session) consoleInput(c gnet.Conn) gnet.Action {
 	switch {
 	case c == s.console && s.state == stateConsoleSetup:
 		return s.fromConsoleSetup(c)
 	case c == s.console && s.rfbBrowser != nil:
 		return gnet.None // held until the browser's RFB handshake is done
-	case c != s.console || s.state != stateRelaying:
+	case c != s.console:
 		_, _ = c.Discard(-1)
 		return gnet.None
+	case s.state != stateRelaying:
+		_, _ = s.cw.Discard(-1)
+		return gnet.None
 	}
-	buf, _ := c.Peek(-1)
+	buf, _ := s.cw.Peek(-1)
 	n := len(buf)
 	if n == 0 {
 		return gnet.None
 	}
 	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, n)
 	s.iov[0], s.iov[1] = s.hdr[:hn], buf
-	_, _ = s.browser.Writev(s.iov[:])
+	_, _ = s.bw.Writev(s.iov[:])
 	s.iov[1] = nil
 	if s.state == stateClosed {
 		return gnet.None // the write failed: the browser is gone and so is c
@@ -225,7 +253,7 @@ func (s *session) fromConsole(c gnet.Conn) gnet.Action {
 	if s.rec != nil {
 		s.rec.Record(s.loop.now, false, buf)
 	}
-	_, _ = c.Discard(n)
+	_, _ = s.cw.Discard(n)
 	s.bytesOut += int64(n)
 	s.lastActive = s.loop.now
 	if s.browser.OutboundBuffered() > s.srv.cfg.HighWater {

@@ -17,7 +17,11 @@ func (s *session) authenticate(req *wsframe.Request) error {
 }
 
 // peer is what the request auth plugins know of the client besides its
-// request.
+// request: the common name of its verified TLS client certificate.
 func (s *session) peer() auth.Peer {
-	return auth.Peer{}
+	var p auth.Peer
+	if s.btls != nil {
+		p.ClientCertCN = s.btls.peerCN()
+	}
+	return p
 }

@@ -31,6 +31,8 @@ type Server struct {
 	limits  *limiter
 	jobs    chan struct{} // worker slots: a job holds one while it runs
 	revoke  *revoker      // nil unless Config.RevokeCheck
+	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
+	tlsSlots chan struct{}
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState
@@ -68,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 		log:        cfg.Logger,
 		ln:         ln,
 		jobs:       make(chan struct{}, cfg.Workers),
+		tlsSlots:   make(chan struct{}, cfg.MaxTLSHandshakes),
 		loops:      make(map[gnet.EventLoop]*loopState),
 		acceptDone: make(chan struct{}),
 		sweepStop:  make(chan struct{}),

@@ -30,6 +30,11 @@ type session struct {
 	console  gnet.Conn
 	deadline int64 // unix ns: handshake, connect or close deadline, by state
 
+	// The plaintext of each side: browser and console themselves, or their
+	// TLS layers btls and ctls (tlswire.go).
+	bw, cw     wire
+	btls, ctls *tlsWire
+
 	// Handshake.
 	head      *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole
 	plainHTTP bool                       // the request is not an upgrade: refusals may carry a body
@@ -122,6 +127,11 @@ func (s *session) tick(now int64) {
 		if now > s.deadline {
 			s.apply(s.refuse(errHandshakeTimeout, ReasonHandshakeTimeout))
 		}
+	case stateTLSHandshake:
+		if now > s.deadline { // the worker's context ends it too; no TLS to answer in
+			s.setReason(ReasonHandshakeTimeout)
+			s.closeBrowser()
+		}
 	case stateConnecting:
 		// The worker's context carries the connect deadline; this is a guard in
 		// case its result cannot come back.
@@ -161,7 +171,10 @@ func (s *session) goingAway(restart bool) {
 		why = ReasonRestart
 	}
 	switch {
-	case s.state.pending():
+	case s.state == stateTLSHandshake:
+		s.setReason(why)
+		s.closeBrowser()
+	case s.state == stateHandshake, s.state == stateConnecting, s.state == stateConsoleSetup:
 		s.apply(s.refuse(errShuttingDown, why))
 	case s.state == stateRelaying && restart:
 		s.closeWith(wsframe.CloseServiceRestart, "service restart", why)
@@ -174,7 +187,7 @@ func (s *session) goingAway(restart bool) {
 func (s *session) ping(now int64) {
 	n := wsframe.PutHeader(s.hdr[:], true, wsframe.OpPing, 0)
 	s.lastPing, s.awaitPong = now, true
-	_, _ = s.browser.Write(s.hdr[:n])
+	_, _ = s.bw.Write(s.hdr[:n])
 }
 
 // setReason records why the session ends; the first reason stands.

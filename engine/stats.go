@@ -17,6 +17,7 @@ type Stats struct {
 	AcceptErrors uint64 // accept errors (such as EMFILE) backed off from
 	BytesIn      uint64 // payload bytes browser → console, of consoles that have closed
 	BytesOut     uint64 // payload bytes console → browser, of consoles that have closed
+	TLS          TLSStats
 	RevokeChecks uint64 // tokens asked of the store by the revocation check (Config.RevokeCheck)
 	RevokeErrors uint64 // of those, lookups the store did not answer (consoles kept)
 	Closed       [reasonCount]uint64
@@ -37,6 +38,7 @@ type counters struct {
 	accepted, opened, refused, busyRefused atomic.Uint64
 	dials, dialFailures, acceptErrors      atomic.Uint64
 	bytesIn, bytesOut                      atomic.Uint64
+	tlsHandshakes, tlsFailures             atomic.Uint64
 	revokeChecks, revokeErrors             atomic.Uint64
 	consoles, connections, pending         atomic.Int64
 	closed                                 [reasonCount]atomic.Uint64
@@ -52,6 +54,7 @@ func (c *counters) snapshot() Stats {
 		BusyRefused: c.busyRefused.Load(), Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(),
 		AcceptErrors: c.acceptErrors.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		RevokeChecks: c.revokeChecks.Load(), RevokeErrors: c.revokeErrors.Load(),
+		TLS: TLSStats{Handshakes: c.tlsHandshakes.Load(), HandshakeFailures: c.tlsFailures.Load()},
 	}
 	for i := range s.Closed {
 		s.Closed[i] = c.closed[i].Load()

@@ -58,6 +58,10 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	certs, err := o.tls.apply(&cfg, log) // tls.go
+	if err != nil {
+		return err
+	}
 	if o.demo {
 		stop, err := startDemo(&cfg, log)
 		if err != nil {
@@ -108,6 +112,7 @@ func run(args []string, stderr io.Writer) error {
 	if tokens != nil {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
 	}
+	reload = withCertReload(reload, certs, log) // tls.go
 	return serve(srv, log, reload, o.handover(), adm.closeForHandover)
 }
 
@@ -211,8 +216,8 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		if err != nil {
 			return cfg, nil, err
 		}
-		if _, ok := a.(auth.ClientCertCNAuth); ok {
-			return cfg, nil, errors.New("--auth-plugin ClientCertCNAuth needs TLS with client certificates (--verify-client), which this build does not have yet")
+		if _, ok := a.(auth.ClientCertCNAuth); ok && !o.tls.verifyClient {
+			return cfg, nil, errors.New("--auth-plugin ClientCertCNAuth needs TLS with client certificates: give --cert and --verify-client")
 		}
 		cfg.RequestAuth, cfg.WebAuth = a, o.webAuth
 	}

@@ -61,6 +61,7 @@ type options struct {
 	handoverTO  time.Duration // SIGUSR2: how long old consoles are kept
 	cacheTTL    time.Duration // found tokens of network stores; 0 default, <0 none
 	negativeTTL time.Duration // unknown tokens likewise
+	tls         tlsOptions    // tls.go
 	limits      limitOptions  // limits.go
 }
 
@@ -68,9 +69,6 @@ type options struct {
 // are for. Giving one is an error at start: silently ignoring a security
 // option (TLS, auth) would leave a user believing it is in force.
 var notBuilt = []struct{ name, short, what string }{
-	{"cert", "", "TLS"}, {"key", "", "TLS"}, {"key-password", "", "TLS"}, {"ssl-only", "", "TLS"},
-	{"ssl-target", "", "TLS to the console"}, {"verify-client", "", "TLS client certificates"},
-	{"cafile", "", "TLS client certificates"}, {"ssl-version", "", "TLS"}, {"ssl-ciphers", "", "TLS"},
 	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
 	{"inetd", "", "inetd mode; not planned: one process per connection is what vncrelay replaces (use socket activation)"},
 	{"wrap-mode", "", "wrapping a program; not planned: vncrelay relays to consoles and does not start them (run the program under your service manager)"},
@@ -78,8 +76,7 @@ var notBuilt = []struct{ name, short, what string }{
 }
 
 // boolNotBuilt are the notBuilt options that take no value in websockify.
-var boolNotBuilt = map[string]bool{"ssl-only": true, "ssl-target": true, "verify-client": true,
-	"run-once": true, "inetd": true, "libserver": true}
+var boolNotBuilt = map[string]bool{"run-once": true, "inetd": true, "libserver": true}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
@@ -135,6 +132,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.negativeTTL, "token-negative-ttl", 0, "how long an unknown token is answered 403 without asking Redis or the token API again (0: 1s; below 0: never)")
 	fs.IntVar(&o.revokeCheck, "revoke-check", 0, "every `SECS` seconds, ask the token store again about live consoles' tokens and close with 1008 those revoked or pointed elsewhere (0: never; see docs/FLEET.md)")
 	o.limits.addFlags(fs)
+
+	o.tls.flags(fs) // tls.go
 
 	for _, nb := range notBuilt {
 		if boolNotBuilt[nb.name] {
@@ -246,9 +245,8 @@ websockify's command line. Options:
 `)
 	fmt.Fprint(w, fs.FlagUsages())
 	fmt.Fprint(w, `
-Not supported (refused at start, saying why): TLS (--cert, --key, --ssl-only,
-...) and --run-once, --timeout (not built yet); --inetd, --libserver and
-wrapping a program (not planned); plugins of Python modules other than
-websockify's own.
+Not supported (refused at start, saying why): --run-once, --timeout (not
+built yet); --inetd, --libserver and wrapping a program (not planned);
+plugins of Python modules other than websockify's own.
 `)
 }

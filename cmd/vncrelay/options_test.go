@@ -2,11 +2,13 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vncrelay/vncrelay/engine"
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -36,8 +38,12 @@ func TestParseOptions(t *testing.T) {
 		{"target-config with a fixed target", "--target-config /t 6080 h:1", nil, "only one"},
 		{"max-fragments", "--max-fragments 64 6080 h:1", func(o *options) bool { return o.maxFragments == 64 }, ""},
 		{"demo alone", "--demo", func(o *options) bool { return o.listen == "127.0.0.1:6080" }, ""},
-		{"TLS refused", "--cert self.pem 6080 h:1", nil, "--cert (TLS)"},
-		{"ssl-only refused", "--ssl-only 6080 h:1", nil, "--ssl-only"},
+		{"TLS options", "--cert c.pem --key k.pem --key-password pw --ssl-only --ssl-version tlsv1_3 --ssl-ciphers ECDHE-RSA-AES128-GCM-SHA256 --verify-client --cafile ca.pem --ssl-target 6080 h:1",
+			func(o *options) bool {
+				t := o.tls
+				return t.cert == "c.pem" && t.key == "k.pem" && t.keyPassword == "pw" && t.sslOnly && t.version == "tlsv1_3" &&
+					t.ciphers == "ECDHE-RSA-AES128-GCM-SHA256" && t.verifyClient && t.cafile == "ca.pem" && t.sslTarget
+			}, ""},
 		{"daemon", "-D 6080 h:1", func(o *options) bool { return o.daemon }, ""},
 		{"auth plugin", "--auth-plugin BasicHTTPAuth --auth-source u:p --web-auth --web /tmp 6080 h:1",
 			func(o *options) bool { return o.authPlugin == "BasicHTTPAuth" && o.authSource == "u:p" && o.webAuth }, ""},
@@ -105,6 +111,46 @@ func TestConfigPlugins(t *testing.T) {
 	o, _ := parseOptions(strings.Fields("--log-format xml 6080 h:1"), io.Discard)
 	if _, _, err := newLogger(o, io.Discard); err == nil {
 		t.Fatal("--log-format xml accepted")
+	}
+}
+
+// TestTLSApply: the TLS options reach the engine's configuration, and
+// mistakes are refused at start with what is wrong.
+func TestTLSApply(t *testing.T) {
+	ca := testutil.NewTestCA(t, "cmd CA")
+	dir := t.TempDir()
+	combined := ca.Server(t, "relay.test").WriteCombined(t, dir, "relay.pem")
+	caFile := ca.WriteCA(t, dir, "ca.pem")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name   string
+		opts   tlsOptions
+		check  func(*engine.Config) bool
+		errHas string
+	}{
+		{"none", tlsOptions{}, func(c *engine.Config) bool { return c.TLS == nil && c.TargetTLS == nil }, ""},
+		{"combined cert, ssl-only", tlsOptions{cert: combined, sslOnly: true},
+			func(c *engine.Config) bool { return c.TLS != nil && c.TLSOnly }, ""},
+		{"ssl-target with a CA file", tlsOptions{sslTarget: true, targetCAFile: caFile},
+			func(c *engine.Config) bool { return c.TargetTLS != nil && c.TargetTLS.RootCAs != nil && c.TLS == nil }, ""},
+		{"ssl-only without a cert", tlsOptions{sslOnly: true}, nil, "--ssl-only needs a certificate"},
+		{"unknown cipher", tlsOptions{cert: combined, ciphers: "HIGH:!aNULL"}, nil, "HIGH, !aNULL"},
+		{"old version", tlsOptions{cert: combined, version: "tlsv1"}, nil, "--ssl-version"},
+		{"target CA without ssl-target", tlsOptions{targetCAFile: caFile}, nil, "--ssl-target"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg engine.Config
+			_, err := tc.opts.apply(&cfg, log)
+			if tc.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("err %v, want one saying %q", err, tc.errHas)
+				}
+				return
+			}
+			if err != nil || !tc.check(&cfg) {
+				t.Fatalf("config %+v, %v", cfg, err)
+			}
+		})
 	}
 }
 

@@ -358,15 +358,15 @@ func TestNovaProxyAdmin(t *testing.T) {
 }
 
 // TestPromtoolRules: the shipped alert rules pass promtool's check and
-// their unit tests (contrib/prometheus/vncrelay-alerts_test.yml).
+// their unit tests (deploy/prometheus/vncrelay-alerts_test.yml).
 func TestPromtoolRules(t *testing.T) {
 	promtool := need(t, "promtool")
-	out, err := exec.Command(promtool, "check", "rules", "../../contrib/prometheus/vncrelay-alerts.yml").CombinedOutput()
+	out, err := exec.Command(promtool, "check", "rules", "../../deploy/prometheus/vncrelay-alerts.yml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "SUCCESS: 7 rules found") {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
 	cmd := exec.Command(promtool, "test", "rules", "vncrelay-alerts_test.yml")
-	cmd.Dir = "../../contrib/prometheus"
+	cmd.Dir = "../../deploy/prometheus"
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "SUCCESS") {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}

@@ -75,7 +75,7 @@ func TestSystemdNotify(t *testing.T) {
 // their ExecStart pointed at the built binary.
 func TestSystemdUnits(t *testing.T) {
 	analyze := need(t, "systemd-analyze")
-	units, err := filepath.Glob("../../contrib/systemd/*.service")
+	units, err := filepath.Glob("../../deploy/systemd/*.service")
 	if err != nil || len(units) != 4 {
 		t.Fatalf("units %v %v", units, err)
 	}
