@@ -68,6 +68,9 @@ func (h *handler) OnDrain(c gnet.Conn) {
 	if !ok {
 		return
 	}
+	if c != s.browser && c != s.console && s.loop.lingerDrained(c) {
+		return // a detached console has flushed (consoleflush.go)
+	}
 	s.drained(c)
 }
 
@@ -92,7 +95,7 @@ func (s *session) browserClosed(err error) {
 	if err != nil || !s.closeSent {
 		s.setReason(ReasonBrowserGone)
 	}
-	s.closeConsole()
+	s.releaseConsole()
 	if s.btls != nil {
 		s.btls.closed()
 	}
@@ -123,7 +126,10 @@ func (s *session) browserClosed(err error) {
 // normal close; after an error, 1011.
 func (s *session) consoleClosed(c gnet.Conn, err error) {
 	if c != s.console {
-		return // a console enrolled for a session that had already ended
+		// A console enrolled for a session that had already ended, or one
+		// lingering to flush that its peer closed first.
+		s.loop.forgetLinger(c)
+		return
 	}
 	s.console = nil
 	if s.ctls != nil {

@@ -20,6 +20,8 @@ type loopState struct {
 	tls      loopTLS // scratch for the loop's TLS sockets (tlswire.go)
 
 	closedIn, closedOut int64 // bytes of the consoles that closed on this loop (LoopInfo)
+
+	lingering []lingering // console sockets flushing what their gone browsers sent (consoleflush.go)
 }
 
 func newLoopState(srv *Server, el gnet.EventLoop, index int) *loopState {
@@ -57,6 +59,9 @@ func (ls *loopState) remove(s *session) {
 // themselves while it runs, so it walks the list from the end.
 func (ls *loopState) sweep() {
 	ls.now = time.Now().UnixNano()
+	if len(ls.lingering) > 0 {
+		ls.sweepLingering(ls.now)
+	}
 	for i := len(ls.sessions) - 1; i >= 0; i-- {
 		if i < len(ls.sessions) {
 			ls.sessions[i].tick(ls.now)

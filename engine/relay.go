@@ -178,7 +178,7 @@ func (s *session) sendClose(payload []byte) gnet.Action {
 	s.writeFrame(wsframe.OpClose, payload)
 	s.closeSent = true
 	s.closeNotify()
-	s.closeConsole()
+	s.releaseConsole() // what the browser sent before is still written to the console
 	if s.state == stateClosed {
 		return gnet.None // the write failed and closed the browser
 	}
