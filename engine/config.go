@@ -50,7 +50,7 @@ type Config struct {
 	// consoles whose token is gone or now names another console; a store
 	// that does not answer keeps them (see revoker). Zero checks only at
 	// open. With it on, the engine keeps each live console's token in memory
-	// (a map entry of about 100 bytes plus the token per console).
+	// (a map entry of about 120 bytes plus the token per console).
 	RevokeCheck time.Duration
 	// Recorder, when set, is asked on the loop for a recorder as each
 	// console starts relaying (websockify's --record); it returns nil for a

@@ -51,12 +51,14 @@ type revoker struct {
 	rounds   atomic.Uint64 // rounds that had consoles to check (tests)
 }
 
-// revokeEntry is what the registry keeps per live console: about 100 bytes
-// and the token, for the console's lifetime.
+// revokeEntry is what the registry keeps per live console, for its
+// lifetime: 80 bytes, the token and the map's own overhead (about 120 bytes
+// and the token in all). The address strings are shared with the session.
 type revokeEntry struct {
-	token  string
-	el     gnet.EventLoop // the session's loop, where its close is posted
-	target auth.Target    // Network, Address and TunnelPath only
+	token string
+	el    gnet.EventLoop // the session's loop, where its close is posted
+	// Where the console is: compared with what the store answers now.
+	network, address, tunnel string
 }
 
 func newRevoker(srv *Server, every time.Duration) *revoker {
@@ -65,8 +67,7 @@ func newRevoker(srv *Server, every time.Duration) *revoker {
 
 // add registers a console that starts relaying; runs on its loop.
 func (r *revoker) add(s *session, token string, t *auth.Target) {
-	e := revokeEntry{token: token, el: s.loop.el,
-		target: auth.Target{Network: t.Network, Address: t.Address, TunnelPath: t.TunnelPath}}
+	e := revokeEntry{token: token, el: s.loop.el, network: t.Network, address: t.Address, tunnel: t.TunnelPath}
 	r.mu.Lock()
 	r.live[s] = e
 	r.mu.Unlock()
@@ -197,7 +198,7 @@ func (r *revoker) check(ctx context.Context, token string, consoles []revokeTarg
 		switch {
 		case unknown:
 			r.revoke(c, "unknown token")
-		case !auth.SameConsole(t, c.target):
+		case !auth.SameConsole(t, auth.Target{Network: c.network, Address: c.address, TunnelPath: c.tunnel}):
 			r.revoke(c, "token names another console")
 		default:
 			continue
