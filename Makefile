@@ -25,6 +25,7 @@ FUZZ_TARGETS := \
 	./auth/tokenapi:FuzzParseAnswer \
 	./auth/jwt:FuzzParseKey \
 	./rfb:FuzzConsoleHandshake \
+	./rfb:FuzzConsoleVeNCrypt \
 	./rfb:FuzzBrowserHandshake \
 	./engine:FuzzTunnelAnswer \
 	./engine:FuzzForwardedClient \

@@ -37,8 +37,13 @@ func needsSetup(t *auth.Target) bool {
 func (s *session) startSetup(c gnet.Conn) gnet.Action {
 	s.state = stateConsoleSetup
 	s.setupStart = time.Now()
-	if s.dialed.SecurityProxy == auth.SecurityProxyRFBNone {
-		s.rfbConsole = new(rfb.ConsoleHandshake)
+	if s.dialed.SecurityProxy != auth.SecurityProxyOff {
+		h, err := newConsoleRFB(s.dialed) // vencrypt.go
+		if err != nil {
+			s.srv.log.Error("console security proxy misconfigured", "target", s.target.String(), "err", err)
+			return s.refuse(errConsoleRFB, ReasonRefused)
+		}
+		s.rfbConsole = h
 	}
 	if p := s.dialed.TunnelPath; p != "" {
 		if !validTunnelPath(p) {
@@ -83,17 +88,19 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 	}
 	if h := s.rfbConsole; h != nil {
 		n, err := h.Feed(buf)
-		var scratch [64]byte // the relay's answers here are a version line or one byte
+		var scratch [64]byte // the relay's answers here: a version line, a type, VeNCrypt's 0.2 and sub-type
 		if out := h.AppendOutput(scratch[:0]); len(out) > 0 && err == nil {
 			_, _ = s.cw.Write(out)
 		}
 		if err != nil {
-			s.srv.log.Warn("console RFB handshake failed", "client", s.client, "target", s.target.String(),
-				"token_mask", s.tokenMask, "err", err)
-			s.apply(s.refuse(errConsoleRFB, ReasonRefused))
+			s.consoleRFBFailed(err) // vencrypt.go
 			return gnet.None
 		}
 		_, _ = s.cw.Discard(n)
+		if h.NeedsTLS() {
+			s.startVeNCryptTLS() // vencrypt.go: what is left in the socket is TLS
+			return gnet.None
+		}
 		if !h.Done() {
 			return gnet.None
 		}

@@ -136,6 +136,10 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 		s.ctls.closed()
 	}
 	if s.state == stateConsoleSetup {
+		if s.inVeNCrypt() { // vencrypt.go: QEMU refuses a client certificate so
+			s.vencryptClosed()
+			return
+		}
 		s.srv.log.Warn("console closed during its handshake", "client", s.client, "target", s.target.String(),
 			"token_mask", s.tokenMask, "err", err)
 		refusal := errConsoleGone

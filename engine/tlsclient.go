@@ -140,6 +140,10 @@ func (s *session) fromConsoleTLS(c gnet.Conn) gnet.Action {
 func (s *session) consoleTLSFailed(err error) {
 	switch s.state {
 	case stateConsoleSetup:
+		if s.inVeNCrypt() { // vencrypt.go: an alert or close_notify after the handshake
+			s.vencryptStreamEnded(err)
+			return
+		}
 		s.srv.log.Warn("console TLS stream failed", "client", s.client, "target", s.target.String(),
 			"token_mask", s.tokenMask, "err", err)
 		s.apply(s.refuse(errConsoleGone, ReasonRefused))

@@ -112,7 +112,7 @@ func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(e
 		err := w.tc.HandshakeContext(ctx)
 		cancel()
 		_ = w.raw.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			if w.dropped {
+			if w.dropped && !w.reportDropped {
 				// The socket closed meanwhile. A console may close on the
 				// relay's own alert (a certificate it does not trust): say why.
 				if err != nil && w == s.ctls && !errors.Is(err, net.ErrClosed) {

@@ -68,6 +68,9 @@ type tlsWire struct {
 	failed  bool  // a record error, or the socket failed under a write: no more TLS I/O
 	dropped bool  // the socket closed: a handshake result that comes back is ignored
 	rerr    error // the read side's end (close_notify, a record error), once the records before it are used
+	// reportDropped: the handshake result is reported even after the socket
+	// closed (VeNCrypt: whether TLS was up tells why the console closed).
+	reportDropped bool
 }
 
 func newTLSWire(raw gnet.Conn, ls *loopState) *tlsWire {

@@ -162,10 +162,11 @@ type VNCOptions struct {
 	NoVNCProxyHost string
 	NoVNCProxyPort int
 	// AuthSchemes are the RFB security schemes towards the compute node,
-	// ["none"] by default; each is "none" or "vencrypt". vencrypt is not
-	// supported yet.
+	// ["none"] by default; each is "none" or "vencrypt", the first the
+	// relay's preference (ConsoleSecurity).
 	AuthSchemes []string
-	// VeNCrypt client certificate, key and CA files ("" by default).
+	// VeNCrypt client certificate, key and CA files ("" by default); see
+	// VeNCryptTLS.
 	VeNCryptClientKey  string
 	VeNCryptClientCert string
 	VeNCryptCACerts    string
@@ -320,9 +321,8 @@ type LoadOptions struct {
 // place, later values win, command-line options beside them), with Nova's
 // defaults for what nothing sets. It refuses options that vncrelay reads but
 // does not implement (ErrUnsupported): TLS (ssl_only, key, or an existing
-// cert file, since Nova then serves TLS), [vnc] auth_schemes with vencrypt,
-// record, daemon, [remote_debug]. -h or --help returns pflag.ErrHelp (Usage
-// gives the text). Errors name the file or option; they never quote values of
+// cert file, since Nova then serves TLS), record, daemon, [remote_debug].
+// -h or --help returns pflag.ErrHelp (Usage gives the text). Errors name the file or option; they never quote values of
 // secret options.
 func Load(opts LoadOptions) (*Config, error) {
 	c, err := parse(opts)
@@ -467,13 +467,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("[vnc] auth_schemes: %q is not one of none, vencrypt", s)
 		}
 	}
-	if c.Proxy == ProxyNoVNC {
-		if slices.Contains(c.VNC.AuthSchemes, "vencrypt") {
-			return fmt.Errorf("[vnc] auth_schemes: vencrypt is %w", ErrUnsupported)
-		}
-		if !slices.Contains(c.VNC.AuthSchemes, "none") {
-			return errors.New("[vnc] auth_schemes: no scheme left (want none)")
-		}
+	if c.Proxy == ProxyNoVNC && len(c.VNC.AuthSchemes) == 0 {
+		return errors.New("[vnc] auth_schemes: no scheme given (want none, vencrypt or both)")
 	}
 	if c.ConsoleAuth.TokenTTL < 0 {
 		return errors.New("[consoleauth] token_ttl: must be 0 or more")

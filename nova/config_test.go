@@ -343,8 +343,6 @@ func TestLoadUnsupported(t *testing.T) {
 		{"--ssl_only", ProxySerial, []string{"--ssl_only"}, "ssl_only"},
 		{"key in a file", ProxyNoVNC, []string{"--config-file", dir + "/key.conf"}, "key"},
 		{"an existing cert", ProxySpiceHTML5, []string{"--cert", dir + "/cert.pem"}, "cert"},
-		{"vencrypt", ProxyNoVNC, []string{"--config-file", dir + "/vencrypt.conf"}, "auth_schemes"},
-		{"--vnc-auth_schemes vencrypt", ProxyNoVNC, []string{"--vnc-auth_schemes", "vencrypt"}, "auth_schemes"},
 		{"remote_debug", ProxyNoVNC, []string{"--config-file", dir + "/debug.conf"}, "remote_debug"},
 		{"--remote_debug-port", ProxyNoVNC, []string{"--remote_debug-port", "5678"}, "remote_debug"},
 	}
@@ -359,6 +357,14 @@ func TestLoadUnsupported(t *testing.T) {
 			}
 		})
 	}
+	t.Run("vencrypt is read", func(t *testing.T) {
+		for _, args := range [][]string{{"--config-file", dir + "/vencrypt.conf"}, {"--vnc-auth_schemes", "vencrypt"}} {
+			c, err := Load(LoadOptions{Proxy: ProxyNoVNC, Args: args, SearchDirs: []string{}})
+			if err != nil || !slices.Contains(c.VNC.AuthSchemes, "vencrypt") {
+				t.Fatalf("%v: %v", args, err)
+			}
+		}
+	})
 	t.Run("vencrypt on another proxy is not read", func(t *testing.T) {
 		if _, err := Load(LoadOptions{Proxy: ProxySerial, Args: []string{"--config-file", dir + "/vencrypt.conf"}, SearchDirs: []string{}}); err != nil {
 			t.Fatal(err)

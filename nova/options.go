@@ -184,7 +184,7 @@ func optionDefs(p Proxy) []*optDef {
 			help: "Port that the noVNC console proxy should bind to"},
 		{group: "vnc", name: "auth_schemes", kind: kindList, defaultValue: "none",
 			cli: []string{"vnc-auth_schemes"}, cliFor: &novnc, bind: func(c *Config) any { return &c.VNC.AuthSchemes },
-			help: "RFB authentication schemes towards the compute node (none; vencrypt not supported yet)"},
+			help: "RFB authentication schemes towards the compute node, preferred first (none, vencrypt)"},
 		{group: "vnc", name: "vencrypt_client_key", cli: []string{"vnc-vencrypt_client_key"}, cliFor: &novnc, bind: func(c *Config) any { return &c.VNC.VeNCryptClientKey },
 			help: "VeNCrypt client key file"},
 		{group: "vnc", name: "vencrypt_client_cert", cli: []string{"vnc-vencrypt_client_cert"}, cliFor: &novnc, bind: func(c *Config) any { return &c.VNC.VeNCryptClientCert },

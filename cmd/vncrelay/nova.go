@@ -154,6 +154,18 @@ func novaEngineConfig(nc *nova.Config, log *slog.Logger) (engine.Config, func(),
 	}
 	storeCfg := nova.TokenStoreConfigFrom(nc, ports)
 	storeCfg.Logger = log
+	security, vencrypt, err := nc.ConsoleSecurity()
+	if err != nil {
+		if compute != nil {
+			_ = compute.Close()
+		}
+		return cfg, nil, err
+	}
+	storeCfg.Security, storeCfg.VeNCrypt = security, vencrypt
+	if storeCfg.VeNCrypt != nil && len(storeCfg.VeNCrypt.Certificates) == 0 {
+		log.Warn("VeNCrypt without a client certificate ([vnc] vencrypt_client_cert, vencrypt_client_key): " +
+			"consoles that verify their clients (QEMU's verify-peer=yes) will refuse the relay")
+	}
 	store, err := nova.NewTokenStore(storeCfg)
 	if err != nil {
 		if compute != nil {
