@@ -90,7 +90,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	adm, err := listenAdmin(adminAddr, log)
+	adm, err := listenAdmin(adminAddr, false, log)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
-	return serve(srv, log, withCertReload(nil, certs, log))
+	return serve(srv, log, withCertReload(nil, certs, log), time.Hour, adm.closeForHandover) // SIGUSR2 hands over as with websockify options
 }
 
 // novaTLS maps Nova's TLS options to websockify's, which Nova hands them to
