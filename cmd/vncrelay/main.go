@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -113,7 +114,7 @@ func run(args []string, stderr io.Writer) error {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
 	}
 	reload = withCertReload(reload, certs, log) // tls.go
-	return serve(srv, log, reload, o.handover(), adm.closeForHandover)
+	return serve(srv, log, reload, o.handover(), adm.closeForHandover, retireWhen(srv, time.Duration(o.timeout)*time.Second, o.runOnce))
 }
 
 // serve runs srv until it stops by itself (websockify's --idle-timeout) or
@@ -123,7 +124,7 @@ func run(args []string, stderr io.Writer) error {
 // SIGINT ends the wait). onHandover, when not nil, runs as the handover
 // starts (the admin listener closes, so that health checks reach the new
 // process).
-func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Duration, onHandover func()) error {
+func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Duration, onHandover func(), retire <-chan string) error {
 	ec := srv.Config()
 	log.Info("vncrelay listening", "addr", srv.Addr().String(), "loops", ec.Loops,
 		"max_connections", ec.MaxConnections, "web", ec.WebDir)
@@ -147,6 +148,15 @@ func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Du
 			return err
 		case err := <-handedOver:
 			return err
+		case why := <-retire:
+			if handedOver != nil {
+				continue
+			}
+			// websockify's --run-once and --timeout: no new connection, and
+			// exit once the consoles open now have ended, however long.
+			log.Info("exiting once the open consoles end; no new connections", "because", why)
+			handedOver, endHandover = startHandover(srv, log, foreverKeep, onHandover)
+			defer endHandover()
 		case sig := <-sigs:
 			switch {
 			case sig == syscall.SIGHUP:
@@ -160,21 +170,8 @@ func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Du
 				continue
 			case sig == syscall.SIGUSR2:
 				log.Info("signal received; handing over", "signal", sig.String(), "keep", handover)
-				sdStopping(log)
-				if onHandover != nil {
-					onHandover()
-				}
-				var ctx context.Context
-				ctx, endHandover = context.WithCancel(context.Background())
+				handedOver, endHandover = startHandover(srv, log, handover, onHandover)
 				defer endHandover()
-				handedOver = make(chan error, 1)
-				go func() {
-					cut, err := srv.Handover(ctx, handover)
-					if cut > 0 {
-						log.Warn("connections cut at drain timeout", "count", cut)
-					}
-					handedOver <- err
-				}()
 				continue
 			}
 			log.Info("signal received; draining", "signal", sig.String())
@@ -186,6 +183,67 @@ func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Du
 			return err
 		}
 	}
+}
+
+// foreverKeep is the handover's keep for --run-once and --timeout: consoles
+// end when their users end them.
+const foreverKeep = time.Duration(math.MaxInt64)
+
+// startHandover stops accepting and keeps the open consoles for keep (see
+// engine.Server.Handover); the channel gets its result, the cancel function
+// ends the wait early.
+func startHandover(srv *engine.Server, log *slog.Logger, keep time.Duration, onHandover func()) (chan error, context.CancelFunc) {
+	sdStopping(log)
+	if onHandover != nil {
+		onHandover()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cut, err := srv.Handover(ctx, keep)
+		if cut > 0 {
+			log.Warn("connections cut at drain timeout", "count", cut)
+		}
+		done <- err
+	}()
+	return done, cancel
+}
+
+// retireWhen returns the channel serve retires on: after timeout
+// (websockify's --timeout: stop accepting that long after start), or once a
+// first console has opened (--run-once: one console, then exit when it
+// ends). nil when neither is asked for. The run-once check looks every
+// 50 ms: a console opened in the same 50 ms as the first is served too.
+func retireWhen(srv *engine.Server, timeout time.Duration, runOnce bool) <-chan string {
+	if timeout <= 0 && !runOnce {
+		return nil
+	}
+	out := make(chan string, 1)
+	go func() {
+		var deadline <-chan time.Time
+		if timeout > 0 {
+			deadline = time.After(timeout)
+		}
+		var tick <-chan time.Time
+		if runOnce {
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-deadline:
+				out <- "--timeout"
+				return
+			case <-tick:
+				if srv.Stats().Opened > 0 {
+					out <- "--run-once"
+					return
+				}
+			}
+		}
+	}()
+	return out
 }
 
 // config turns the options into an engine configuration and, with a token

@@ -114,7 +114,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
-	return serve(srv, log, withCertReload(nil, certs, log), time.Hour, adm.closeForHandover) // SIGUSR2 hands over as with websockify options
+	return serve(srv, log, withCertReload(nil, certs, log), time.Hour, adm.closeForHandover, nil) // SIGUSR2 hands over as with websockify options
 }
 
 // novaTLS maps Nova's TLS options to websockify's, which Nova hands them to

@@ -37,6 +37,8 @@ type options struct {
 	record     string
 	syslog     string
 	daemon     bool
+	runOnce    bool
+	timeout    int
 	traffic    bool
 	legacySys  bool
 	authSource string
@@ -69,14 +71,13 @@ type options struct {
 // are for. Giving one is an error at start: silently ignoring a security
 // option (TLS, auth) would leave a user believing it is in force.
 var notBuilt = []struct{ name, short, what string }{
-	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
 	{"inetd", "", "inetd mode; not planned: one process per connection is what vncrelay replaces (use socket activation)"},
 	{"wrap-mode", "", "wrapping a program; not planned: vncrelay relays to consoles and does not start them (run the program under your service manager)"},
 	{"libserver", "", "the Python library server; not planned: vncrelay is not a Python library"},
 }
 
 // boolNotBuilt are the notBuilt options that take no value in websockify.
-var boolNotBuilt = map[string]bool{"run-once": true, "inetd": true, "libserver": true}
+var boolNotBuilt = map[string]bool{"inetd": true, "libserver": true}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
@@ -98,6 +99,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
 	fs.StringVar(&o.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
 
+	fs.BoolVar(&o.runOnce, "run-once", false, "serve one console, then exit when it ends (no new connections after it opens)")
+	fs.IntVar(&o.timeout, "timeout", 0, "stop accepting `SECS` seconds after start, and exit once the open consoles end (0: never)")
 	fs.BoolVarP(&o.daemon, "daemon", "D", false, "run in the background, detached from the terminal (log with --log-file or --syslog)")
 	fs.StringVar(&o.syslog, "syslog", "", "also log to the syslog server `SERVER`: host:port (UDP) or a local socket path such as /dev/log")
 	fs.BoolVar(&o.legacySys, "legacy-syslog", false, "with --syslog, use the old BSD syslog header instead of RFC 5424's")
@@ -245,8 +248,8 @@ websockify's command line. Options:
 `)
 	fmt.Fprint(w, fs.FlagUsages())
 	fmt.Fprint(w, `
-Not supported (refused at start, saying why): --run-once, --timeout (not
-built yet); --inetd, --libserver and wrapping a program (not planned);
-plugins of Python modules other than websockify's own.
+Not supported (refused at start, saying why): --inetd, --libserver and
+wrapping a program (not planned); plugins of Python modules other than
+websockify's own.
 `)
 }
