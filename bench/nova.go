@@ -398,6 +398,12 @@ var novaFailures = []struct{ pattern, reason string }{
 	{"MessagingTimeout", "compute RPC timed out"},
 	{"nova database unavailable", "database unavailable"},
 	{"compute port check failed", "compute port check failed"},
+	// What vncrelay's compute check failures were (its log line holds the
+	// cause after "compute port check failed").
+	{"compute RPC timed out", "compute RPC timed out (vncrelay: no reply before the connect deadline)"},
+	{"no compute queue for the host", "no compute queue for the host (vncrelay: the broker returned the call)"},
+	{"too many compute RPC calls in flight", "too many compute RPC calls in flight (vncrelay)"},
+	{"broker connection lost", "broker connection lost (vncrelay)"},
 }
 
 // ExplainNovaFailures counts the log lines of logPath that name a known
