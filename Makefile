@@ -18,14 +18,20 @@ FUZZ_TARGETS := \
 	./auth:FuzzTokenCookie \
 	./auth:FuzzTokenFrom \
 	./auth:FuzzTokenName \
+	./auth:FuzzBasicCredentials \
 	./auth/redis:FuzzParseSource \
 	./auth/redis:FuzzParseValue \
 	./auth/tokenapi:FuzzParseTemplate \
 	./auth/tokenapi:FuzzParseAnswer \
 	./auth/jwt:FuzzParseKey \
 	./rfb:FuzzConsoleHandshake \
+	./rfb:FuzzConsoleVeNCrypt \
 	./rfb:FuzzBrowserHandshake \
 	./engine:FuzzTunnelAnswer \
+	./engine:FuzzForwardedClient \
+	./proxyproto:FuzzParse \
+	./proxyproto:FuzzPires \
+	./tlsconf:FuzzCiphers \
 	./nova:FuzzParseConfData \
 	./nova:FuzzSubstitute \
 	./nova:FuzzParseDatabaseURL \
@@ -34,7 +40,7 @@ FUZZ_TARGETS := \
 	./nova:FuzzCallEncoding \
 	./bench/rfb:FuzzServerHandshake
 
-.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-nova soak clean
+.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-tls bench-nova soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vncrelay
@@ -105,6 +111,7 @@ clean:
 # e2e-deps) and npm's websockify-js (pinned in bench/peers).
 bench-deps: e2e-deps
 	cd bench/peers && npm ci --no-audit --no-fund --loglevel=error
+	[ -x /usr/sbin/lighttpd ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lighttpd)
 
 BENCH_ARGS ?= --runs 3 --duration 10s --connects 500 --idle-steps 500,1000
 BENCH_OUT  ?= docs/bench
@@ -115,9 +122,20 @@ BENCH_OUT  ?= docs/bench
 bench-compare: build bench-deps
 	$(GO) build -o bin/vncrelay-bench ./cmd/vncrelay-bench
 	mkdir -p $(BENCH_OUT)
-	bin/vncrelay-bench --relay vncrelay --relay forwarder --relay websockify-js --relay websockify \
+	bin/vncrelay-bench --relay vncrelay --relay forwarder --relay lighttpd --relay websockify-js --relay websockify \
 		--scenario throughput,latency,connect,idle,slowreader $(BENCH_ARGS) \
 		--json $(BENCH_OUT)/compare.jsonl --chart-dir $(BENCH_OUT) | tee $(BENCH_OUT)/compare.txt
+
+# wss: vncrelay terminating TLS itself, plain vncrelay, and HAProxy
+# terminating TLS in front of plain vncrelay (the two processes' CPU added),
+# 64 streaming consoles, A B C A B C ...; $(BENCH_OUT)/tls.txt and tls.jsonl.
+bench-tls: build
+	[ -x /usr/sbin/haproxy ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy)
+	$(GO) build -o bin/vncrelay-bench ./cmd/vncrelay-bench
+	mkdir -p $(BENCH_OUT)
+	bin/vncrelay-bench --relay vncrelay --relay vncrelay-wss --relay haproxy-tls \
+		--scenario throughput --consoles 64 --duration 10s --runs 3 \
+		--json $(BENCH_OUT)/tls.jsonl | tee $(BENCH_OUT)/tls.txt
 
 # Every console through Nova's proxy costs a fork, a database connection and
 # two broker connections, so Nova's runs are slow (a few consoles a second):

@@ -22,6 +22,10 @@ pkgs=(
   python3-pymysql             # the driver nova-manage uses for MariaDB (nova)
   spice-html5                 # SPICE HTML5 client pages, served by the spicehtml5 proxy (e2e)
   redis-server                # TokenRedis, started privately by the tests (auth/redis)
+  haproxy                     # load balancer in front of relays: PROXY protocol, X-Forwarded-For, fleet (e2e)
+  prometheus                  # Prometheus and promtool: scrape the admin listener, check the rules (e2e)
+  systemd                     # systemd-analyze verify: the unit files under deploy/systemd (e2e)
+  lighttpd                    # mod_wstunnel, the C peer of the benchmarks (bench)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,12 @@ type Target struct {
 	// SecurityProxy says whether the relay negotiates the console protocol's
 	// security itself (Nova's RFB security proxy) or passes bytes untouched.
 	SecurityProxy SecurityProxy
+	// VeNCrypt is the TLS client configuration for VeNCrypt X509None
+	// towards the console: its client certificate and how the console's
+	// certificate is verified. It is used when SecurityProxy accepts
+	// VeNCrypt (UsesVeNCrypt) and must not be nil then; nil otherwise.
+	// Targets share it: it is never modified after it is built.
+	VeNCrypt *tls.Config
 	// Expires is when the token that named this target stops being valid;
 	// the zero time means never. The engine closes a live console at that time
 	// when asked to (Nova's [consoleauth] enforce_session_timeout).
@@ -52,6 +59,16 @@ const (
 	// security type None, and offers the browser only None: Nova's novnc proxy
 	// with [vnc] auth_schemes = none.
 	SecurityProxyRFBNone
+	// SecurityProxyRFBVeNCrypt is SecurityProxyRFBNone with VeNCrypt
+	// X509None (TLS with Target.VeNCrypt) instead of None towards the
+	// console: auth_schemes = vencrypt. The browser still sees None.
+	SecurityProxyRFBVeNCrypt
+	// SecurityProxyRFBVeNCryptOrNone takes VeNCrypt when the console offers
+	// it, else None: auth_schemes = vencrypt,none.
+	SecurityProxyRFBVeNCryptOrNone
+	// SecurityProxyRFBNoneOrVeNCrypt takes None when the console offers it,
+	// else VeNCrypt: auth_schemes = none,vencrypt.
+	SecurityProxyRFBNoneOrVeNCrypt
 )
 
 // String returns the mode's name as logs and metrics show it.
@@ -61,8 +78,24 @@ func (p SecurityProxy) String() string {
 		return "off"
 	case SecurityProxyRFBNone:
 		return "rfb-none"
+	case SecurityProxyRFBVeNCrypt:
+		return "rfb-vencrypt"
+	case SecurityProxyRFBVeNCryptOrNone:
+		return "rfb-vencrypt-none"
+	case SecurityProxyRFBNoneOrVeNCrypt:
+		return "rfb-none-vencrypt"
 	}
 	return "SecurityProxy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// UsesVeNCrypt reports whether the mode may choose VeNCrypt towards the
+// console, and so needs Target.VeNCrypt.
+func (p SecurityProxy) UsesVeNCrypt() bool {
+	switch p {
+	case SecurityProxyRFBVeNCrypt, SecurityProxyRFBVeNCryptOrNone, SecurityProxyRFBNoneOrVeNCrypt:
+		return true
+	}
+	return false
 }
 
 // String returns the target as logs show it: "host:port", or "unix:" and

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ func Dial(ctx context.Context, r *Running, token string, src net.IP, timeout tim
 	conn, err := d.DialContext(ctx, "tcp", r.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", r.Addr, err)
+	}
+	if r.Spec.TLS {
+		conn = tls.Client(conn, clientTLS())
 	}
 	c := &Client{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), raw: r.Spec.Raw, mask: [4]byte{0x5a, 0xa5, 0x3c, 0xc3}}
 	if c.raw {

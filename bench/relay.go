@@ -20,6 +20,7 @@ type RelaySpec struct {
 	Name string
 	// Command is a command line template the harness starts and stops, with
 	// placeholders {listen} (127.0.0.1:PORT), {port}, {tokens} (token file),
+	// {workdir} (the run's scratch directory, for generated configs),
 	// {target} (the first console, for fixed-target relays) and {self} (this
 	// program, for its built-in forwarder).
 	Command string
@@ -31,6 +32,9 @@ type RelaySpec struct {
 	// Raw: the relay is a plain TCP forwarder; clients skip the WebSocket
 	// upgrade and speak RFB directly.
 	Raw bool
+	// TLS: clients connect with TLS (wss), trusting the harness's
+	// certificate, which the command gets as {cert} (see TLSCertFile).
+	TLS bool
 	// Path is the request path clients send before "?token="; empty means
 	// "/websockify" (Nova's proxies take "/", as Nova's console URLs use).
 	Path string
@@ -53,7 +57,8 @@ type RelaySpec struct {
 }
 
 // ParseRelaySpec reads "name=command template", "name=ws://..." or
-// "name=raw:command template" (a plain TCP relay, such as the forwarder).
+// "name=raw:command template" (a plain TCP relay, such as the forwarder),
+// or "name=tls:command template" (a relay clients reach over TLS).
 func ParseRelaySpec(s string) (RelaySpec, error) {
 	name, rest, ok := strings.Cut(s, "=")
 	if !ok || name == "" || rest == "" {
@@ -62,6 +67,9 @@ func ParseRelaySpec(s string) (RelaySpec, error) {
 	spec := RelaySpec{Name: name}
 	if r, ok := strings.CutPrefix(rest, "raw:"); ok {
 		spec.Raw, rest = true, r
+	}
+	if r, ok := strings.CutPrefix(rest, "tls:"); ok {
+		spec.TLS, rest = true, r
 	}
 	if strings.HasPrefix(rest, "ws://") {
 		spec.URL = rest

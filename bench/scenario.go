@@ -121,7 +121,13 @@ func setup(ctx context.Context, spec RelaySpec, o *Options, mode rfb.Mode, token
 		cons.Close()
 		return nil, nil, err
 	}
-	vars := map[string]string{"tokens": tf, "target": cons.Addr(0)}
+	vars := map[string]string{"tokens": tf, "target": cons.Addr(0), "workdir": dir}
+	if spec.TLS {
+		if vars["cert"], err = TLSCertFile(dir); err != nil {
+			cons.Close()
+			return nil, nil, err
+		}
+	}
 	var own []string
 	if spec.Tokens != nil {
 		rt, err := spec.Tokens(ctx, cons, tokens)

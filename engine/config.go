@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"crypto/tls"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -26,11 +28,24 @@ type Config struct {
 	// the request, or an allowed host); nil checks nothing, as websockify.
 	// Refused with 403.
 	Origins *auth.OriginPolicy
+	// RequestAuth checks every upgrade's credentials before its token is
+	// read (websockify's --auth-plugin); a refusal is sent as the plugin's
+	// HTTP status. nil checks nothing.
+	RequestAuth auth.RequestAuth
+	// WebAuth applies RequestAuth to static file requests too (websockify's
+	// --web-auth); without it static files are served to anyone.
+	WebAuth bool
 	// EnforceTokenExpiry closes a live console with 1008 when its token
 	// expires (auth.Target.Expires), as Nova's [consoleauth]
 	// enforce_session_timeout does; false lets a console outlive its token,
 	// which is only checked at open (websockify, Nova before 2024.2).
 	EnforceTokenExpiry bool
+	// Recorder, when set, is asked on the loop for a recorder as each
+	// console starts relaying (websockify's --record); it returns nil for a
+	// console it does not record. The ConsoleRecorder gets every payload on
+	// the loop and must neither block nor keep the slice (package record
+	// copies into a bounded queue). nil records nothing.
+	Recorder func(now int64) ConsoleRecorder
 	// WebDir serves static files (noVNC) from this directory on the same port;
 	// "" serves none and answers a plain GET with 405.
 	WebDir string
@@ -103,6 +118,65 @@ type Config struct {
 	// reads); zero means 256. When all are busy new requests get 503.
 	Workers int
 
+	// TLS, when not nil, makes the port take TLS (wss, https) as well as
+	// plain connections, told apart by their first byte as websockify does
+	// (see TLSOnly). Certificates come from it as crypto/tls takes them
+	// (Certificates, GetCertificate or GetConfigForClient: the last two allow
+	// rotation without a restart). The handshake runs on a worker, records
+	// are sealed and opened on the event loop (docs/TLS.md).
+	TLS *tls.Config
+	// TLSOnly refuses plain connections when TLS is set (websockify's
+	// --ssl-only): they get a 400 head saying TLS is required, then close.
+	TLSOnly bool
+	// TLSHandshakeTimeout bounds a TLS handshake, a browser's from its
+	// first byte, a console's (TargetTLS) within the connect deadline; zero
+	// means HandshakeTimeout. A handshake cut by it costs no more than its
+	// worker goroutine, parked, meanwhile.
+	TLSHandshakeTimeout time.Duration
+	// MaxTLSHandshakes caps TLS handshakes in progress, each on a goroutine
+	// of its own; zero means Workers. Over it a browser's connection is
+	// closed (there is no TLS yet to answer in), a console's answered 502.
+	MaxTLSHandshakes int
+	// TargetTLS, when not nil, speaks TLS to every console (websockify's
+	// --ssl-target), with this client configuration. When its ServerName is
+	// empty, each console's host is used (SNI, and the name checked against
+	// its certificate); RootCAs nil means the system's.
+	TargetTLS *tls.Config
+
+	// Client address and per-client limits (docs/LIMITS.md).
+
+	// ProxyProtocol lists the load balancers whose connections start with a
+	// PROXY protocol header, v1 or v2 (HAProxy's send-proxy,
+	// send-proxy-v2); the header's source address becomes the client's. A
+	// connection from a listed source without a valid header is refused
+	// 400; a PROXY header from any other source is refused 400, never
+	// honoured. nil trusts no source.
+	ProxyProtocol []netip.Prefix
+	// TrustedProxies lists the HTTP proxies whose ForwardedHeader is
+	// honoured: the rightmost address in it that is not a trusted proxy is
+	// the client. The header of any other peer is ignored. nil trusts none.
+	TrustedProxies []netip.Prefix
+	// ForwardedHeader is the header TrustedProxies write: zero means
+	// X-Forwarded-For. The other header is ignored (a client could write it).
+	ForwardedHeader ForwardedHeader
+	// MaxConsolesPerClient caps the consoles open or opening from one client
+	// address (an IPv6 client's /64); zero means 1000, negative no limit.
+	// Direct connections from a loopback address are not limited (a local
+	// proxy that forwards no address stands for many clients). Over it: 429.
+	MaxConsolesPerClient int
+	// MaxConsolesPerToken caps the consoles open or opening with one token,
+	// counted after the token is found good and before the dial; zero means
+	// no limit (websockify's fixed-target mode gives every console the same
+	// empty token, which is never limited). Over it: 429.
+	MaxConsolesPerToken int
+	// HandshakeRate is the sustained rate of WebSocket upgrades a client
+	// address (an IPv6 client's /64) may start, per second, with bursts of
+	// HandshakeBurst (a token bucket); zero means 20, negative no limit.
+	// Over it: 429 with Retry-After.
+	HandshakeRate float64
+	// HandshakeBurst is the bucket size of HandshakeRate; zero means 200.
+	HandshakeBurst int
+
 	// Logger receives one line per console at open and close, refusals and
 	// server events; nil means slog.Default().
 	Logger *slog.Logger
@@ -161,8 +235,13 @@ func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
 		c.Workers = defaultWorkers
 	}
+	set(&c.TLSHandshakeTimeout, c.HandshakeTimeout)
+	if c.MaxTLSHandshakes <= 0 {
+		c.MaxTLSHandshakes = c.Workers
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.limitDefaults()
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -35,8 +36,14 @@ func needsSetup(t *auth.Target) bool {
 // first bytes. The connect deadline keeps running: dial and setup share it.
 func (s *session) startSetup(c gnet.Conn) gnet.Action {
 	s.state = stateConsoleSetup
-	if s.dialed.SecurityProxy == auth.SecurityProxyRFBNone {
-		s.rfbConsole = new(rfb.ConsoleHandshake)
+	s.setupStart = time.Now()
+	if s.dialed.SecurityProxy != auth.SecurityProxyOff {
+		h, err := newConsoleRFB(s.dialed) // vencrypt.go
+		if err != nil {
+			s.srv.log.Error("console security proxy misconfigured", "target", s.target.String(), "err", err)
+			return s.refuse(errConsoleRFB, ReasonRefused)
+		}
+		s.rfbConsole = h
 	}
 	if p := s.dialed.TunnelPath; p != "" {
 		if !validTunnelPath(p) {
@@ -44,7 +51,7 @@ func (s *session) startSetup(c gnet.Conn) gnet.Action {
 		}
 		s.tunnelPending = true
 		// Nova's form: no Host header, nothing after the blank line.
-		_, _ = c.Write([]byte("CONNECT " + p + " HTTP/1.1\r\n\r\n"))
+		_, _ = s.cw.Write([]byte("CONNECT " + p + " HTTP/1.1\r\n\r\n"))
 	}
 	return gnet.None
 }
@@ -63,7 +70,7 @@ func validTunnelPath(p string) bool {
 // answer, then the RFB handshake. Bytes beyond what the setup reads stay in
 // the console socket's buffer, for the relay once the 101 has gone out.
 func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
-	buf, _ := c.Peek(-1)
+	buf, _ := s.cw.Peek(-1)
 	if s.tunnelPending {
 		end, err := tunnelAnswer(buf)
 		switch {
@@ -75,23 +82,25 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 		case end == 0:
 			return gnet.None
 		}
-		_, _ = c.Discard(end)
+		_, _ = s.cw.Discard(end)
 		buf = buf[end:]
 		s.tunnelPending = false
 	}
 	if h := s.rfbConsole; h != nil {
 		n, err := h.Feed(buf)
-		var scratch [64]byte // the relay's answers here are a version line or one byte
+		var scratch [64]byte // the relay's answers here: a version line, a type, VeNCrypt's 0.2 and sub-type
 		if out := h.AppendOutput(scratch[:0]); len(out) > 0 && err == nil {
-			_, _ = c.Write(out)
+			_, _ = s.cw.Write(out)
 		}
 		if err != nil {
-			s.srv.log.Warn("console RFB handshake failed", "client", s.client, "target", s.target.String(),
-				"token_mask", s.tokenMask, "err", err)
-			s.apply(s.refuse(errConsoleRFB, ReasonRefused))
+			s.consoleRFBFailed(err) // vencrypt.go
 			return gnet.None
 		}
-		_, _ = c.Discard(n)
+		_, _ = s.cw.Discard(n)
+		if h.NeedsTLS() {
+			s.startVeNCryptTLS() // vencrypt.go: what is left in the socket is TLS
+			return gnet.None
+		}
 		if !h.Done() {
 			return gnet.None
 		}
@@ -150,7 +159,7 @@ func (s *session) fromBrowserRFB(p []byte) (int, gnet.Action) {
 		s.rfbBrowser = nil
 		if s.console != nil {
 			_ = s.console.ResumeRead()
-			if s.console.InboundBuffered() > 0 {
+			if s.ctls != nil || s.cw.InboundBuffered() > 0 {
 				s.fromConsole(s.console) // the console spoke early; it waited for the proxy
 			}
 		}
@@ -162,7 +171,7 @@ func (s *session) fromBrowserRFB(p []byte) (int, gnet.Action) {
 func (s *session) writeBinary(p []byte) {
 	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, len(p))
 	s.iov[0], s.iov[1] = s.hdr[:hn], p
-	_, _ = s.browser.Writev(s.iov[:])
+	_, _ = s.bw.Writev(s.iov[:])
 	s.iov[1] = nil
 }
 

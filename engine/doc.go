@@ -14,6 +14,14 @@
 // Use: build a Config, call New, then Serve; Shutdown drains. See Config for
 // every limit and its default.
 //
-// What it does not do yet: TLS (wss), and token stores other than the
-// resolvers in auth (Redis, SQL, JWT).
+// Observing it: Stats (atomic counters) and Latencies (fixed-bucket
+// histograms) read from any goroutine; Loops and Consoles copy per-loop
+// figures and per-connection fields on each loop's own goroutine, within a
+// deadline; Ready says whether it takes consoles. The admin listener in cmd
+// exports them; nothing here knows of a metrics library.
+//
+// TLS (Config.TLS, Config.TargetTLS) runs in the engine too: the handshake
+// on a bounded goroutine, records sealed and opened on the loop, over an
+// in-memory transport between the socket and the WebSocket codec
+// (tlswire.go); plain sessions do not pay for it.
 package engine

@@ -68,12 +68,16 @@ func (h *handler) OnDrain(c gnet.Conn) {
 	if !ok {
 		return
 	}
+	if c != s.browser && c != s.console && s.loop.lingerDrained(c) {
+		return // a detached console has flushed (consoleflush.go)
+	}
 	s.drained(c)
 }
 
 // openBrowser starts a session on its loop.
 func (s *session) openBrowser(c gnet.Conn) {
-	s.browser = c
+	s.browser, s.bw = c, c
+	s.startClient(c)
 	s.loop = s.srv.loopFor(c)
 	s.loop.add(s)
 	s.loop.now = time.Now().UnixNano()
@@ -91,7 +95,11 @@ func (s *session) browserClosed(err error) {
 	if err != nil || !s.closeSent {
 		s.setReason(ReasonBrowserGone)
 	}
-	s.closeConsole()
+	s.releaseConsole()
+	if s.btls != nil {
+		s.btls.closed()
+	}
+	s.releaseLimits()
 	s.loop.remove(s)
 	if s.head != nil {
 		putHead(s.head)
@@ -114,13 +122,27 @@ func (s *session) browserClosed(err error) {
 // normal close; after an error, 1011.
 func (s *session) consoleClosed(c gnet.Conn, err error) {
 	if c != s.console {
-		return // a console enrolled for a session that had already ended
+		// A console enrolled for a session that had already ended, or one
+		// lingering to flush that its peer closed first.
+		s.loop.forgetLinger(c)
+		return
 	}
 	s.console = nil
+	if s.ctls != nil {
+		s.ctls.closed()
+	}
 	if s.state == stateConsoleSetup {
+		if s.inVeNCrypt() { // vencrypt.go: QEMU refuses a client certificate so
+			s.vencryptClosed()
+			return
+		}
 		s.srv.log.Warn("console closed during its handshake", "client", s.client, "target", s.target.String(),
 			"token_mask", s.tokenMask, "err", err)
-		s.apply(s.refuse(errConsoleGone, ReasonRefused))
+		refusal := errConsoleGone
+		if s.ctls != nil && !s.ctls.tr.onLoop {
+			refusal = errConsoleTLS // it closed on our TLS handshake (its alert, or ours)
+		}
+		s.apply(s.refuse(refusal, ReasonRefused))
 		return
 	}
 	if s.state != stateRelaying {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
@@ -37,7 +38,7 @@ func putHead(b *bytebufferpool.ByteBuffer) { headPool.Put(b) }
 // buffer. Bytes after the head (a first frame sent early) stay in the socket's
 // inbound buffer for the relay.
 func (s *session) handshake() gnet.Action {
-	c := s.browser
+	c := s.bw
 	cfg := &s.srv.cfg
 	chunk, _ := c.Peek(-1)
 	if s.head == nil {
@@ -77,13 +78,25 @@ func (s *session) request(head []byte) gnet.Action {
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
 	}
+	s.forwardedFor(head)
 	if !req.Upgrade {
 		s.plainHTTP = true
+		if s.srv.cfg.WebAuth {
+			if err := s.authenticate(&req); err != nil {
+				return s.refuse(err, ReasonRefused)
+			}
+		}
 		return s.web(&req)
+	}
+	if refusal := s.admit(&req); refusal != nil {
+		return s.refuse(refusal, ReasonRefused)
 	}
 	resp, _, err := wsframe.Upgrade(nil, head)
 	if err == nil {
 		err = s.srv.cfg.Origins.Check(req.Origin, req.Host)
+	}
+	if err == nil {
+		err = s.authenticate(&req)
 	}
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
@@ -123,12 +136,15 @@ func (s *session) connect(token string) {
 	srv := s.srv
 	ctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ConnectTimeout)
 	defer cancel()
+	start := time.Now()
 	target, err := srv.cfg.Resolver.Resolve(ctx, token)
+	srv.lat.lookup.since(start)
 	if err != nil {
 		refusal := errStoreDown
 		if errors.Is(err, auth.ErrUnknownToken) {
 			refusal = errForbidden
 		} else {
+			srv.stats.lookupErrors.Add(1)
 			srv.log.Error("token lookup failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
 		}
 		s.report(refusal, nil)
@@ -138,10 +154,17 @@ func (s *session) connect(token string) {
 		s.report(errOriginScheme, errors.New("page scheme does not match the console URL's "+target.AccessScheme))
 		return
 	}
+	if refusal := s.admitToken(token); refusal != nil {
+		s.report(refusal, nil)
+		return
+	}
 	srv.stats.dials.Add(1)
 	var d net.Dialer
+	start = time.Now()
 	nc, err := d.DialContext(ctx, target.Network, target.Address)
+	srv.lat.dial.since(start)
 	if err != nil {
+		s.dropTokenSlot()
 		srv.stats.dialFailures.Add(1)
 		refusal := errConsoleRefused
 		if ctx.Err() != nil || isTimeout(err) {
@@ -166,6 +189,7 @@ func (s *session) connect(token string) {
 	}
 	if err != nil {
 		_ = nc.Close()
+		s.dropTokenSlot()
 		s.report(errShuttingDown, fmt.Errorf("enroll console socket: %w", err))
 	}
 }
@@ -198,12 +222,17 @@ func (s *session) report(refusal *wsframe.HTTPError, cause error) {
 // setup starts when the target asks for one (CONNECT tunnel, RFB security
 // proxy), else the 101 goes out and the relay starts.
 func (s *session) openConsole(c gnet.Conn) gnet.Action {
+	s.claimTokenSlot()
 	if s.state != stateConnecting {
 		return gnet.Close // the browser left, or the request timed out, meanwhile
 	}
-	s.console = c
+	s.console, s.cw = c, c
 	d := s.dialed
 	s.target = consoleAddr{network: d.Network, address: d.Address, holdsToken: d.AddressHoldsToken}
+	if s.srv.cfg.TargetTLS != nil {
+		s.startTargetTLS() // tlsclient.go: TLS first, then the setup or the relay
+		return gnet.None
+	}
 	if needsSetup(d) {
 		s.apply(s.startSetup(c))
 		return gnet.None
@@ -222,11 +251,13 @@ func (s *session) startRelay() gnet.Action {
 	st.pending.Add(-1)
 	st.consoles.Add(1)
 	st.opened.Add(1)
+	s.srv.lat.openDone(s)
 	s.lastActive, s.lastPing = s.loop.now, s.loop.now
 	if d := s.dialed; d != nil && !d.Expires.IsZero() && s.srv.cfg.EnforceTokenExpiry {
 		s.expires = d.Expires.UnixNano()
 	}
 	s.dialed = nil // the setup is over: only the address is kept
+	s.startRecording()
 	resp := s.resp
 	s.resp = nil
 	if h := s.rfbBrowser; h != nil {
@@ -241,16 +272,16 @@ func (s *session) startRelay() gnet.Action {
 		hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, len(out))
 		resp = append(append(resp, s.hdr[:hn]...), out...)
 	}
-	_, _ = s.browser.Write(resp)
+	_, _ = s.bw.Write(resp)
 	if s.state == stateClosed {
 		return gnet.None
 	}
 	s.srv.log.Info("console open", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask)
 	_ = s.browser.ResumeRead()
-	if s.console != nil && s.console.InboundBuffered() > 0 && s.rfbBrowser == nil {
+	if s.console != nil && (s.ctls != nil || s.cw.InboundBuffered() > 0) && s.rfbBrowser == nil {
 		s.fromConsole(s.console) // console bytes that followed the tunnel's answer
 	}
-	if s.state == stateRelaying && s.browser.InboundBuffered() > 0 {
+	if s.state == stateRelaying && (s.btls != nil || s.bw.InboundBuffered() > 0) {
 		return s.fromBrowser()
 	}
 	return gnet.None
@@ -272,15 +303,16 @@ func (s *session) refuse(err error, why Reason) gnet.Action {
 	}
 	s.setReason(why)
 	s.srv.stats.refused.Add(1)
+	s.srv.stats.refusals[refusalSlot(he.Status)].Add(1)
 	s.srv.log.Info("request refused", "client", s.client, "status", he.Status, "reason", he.Reason, "token_mask", s.tokenMask)
 	if s.plainHTTP {
 		extra := ReasonHeader + ": " + he.Reason
 		if he.Header != "" {
 			extra = he.Header + "\r\n" + extra
 		}
-		_, _ = s.browser.Write(httpResponse(he.Status, extra, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
+		_, _ = s.bw.Write(httpResponse(he.Status, extra, "text/plain; charset=utf-8", []byte(he.Reason+"\n")))
 	} else {
-		_, _ = s.browser.Write(refusalHead(he))
+		_, _ = s.bw.Write(refusalHead(he))
 	}
 	return s.endAfterFlush()
 }
@@ -322,6 +354,7 @@ func (s *session) endAfterFlush() gnet.Action {
 	s.closeConsole()
 	s.peerClosed = true // nothing more to wait for from the browser
 	s.deadline = s.loop.now + int64(s.srv.cfg.CloseTimeout)
+	s.closeNotify()
 	_ = s.browser.ResumeRead() // see EOF or reset while the answer drains
 	if s.browser.OutboundBuffered() == 0 {
 		return gnet.Close

@@ -374,6 +374,10 @@ func (s *wsStream) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if op == wsframe.OpPing { // a heartbeat that came before the stream's bytes
+			s.w.write(frame(true, wsframe.OpPong, payload))
+			continue
+		}
 		if op != wsframe.OpBinary {
 			return 0, fmt.Errorf("%s frame in stream", op)
 		}

@@ -13,13 +13,19 @@ import (
 type loopState struct {
 	srv      *Server
 	el       gnet.EventLoop
+	index    int        // 0, 1, ... in the order loops took their first connection; set at creation
 	sessions []*session // every session whose browser socket is on this loop
 	now      int64      // unix nanoseconds at the last sweep; the hot path's clock
 	sweepFn  gnet.Runnable
+	tls      loopTLS // scratch for the loop's TLS sockets (tlswire.go)
+
+	closedIn, closedOut int64 // bytes of the consoles that closed on this loop (LoopInfo)
+
+	lingering []lingering // console sockets flushing what their gone browsers sent (consoleflush.go)
 }
 
-func newLoopState(srv *Server, el gnet.EventLoop) *loopState {
-	ls := &loopState{srv: srv, el: el, now: time.Now().UnixNano()}
+func newLoopState(srv *Server, el gnet.EventLoop, index int) *loopState {
+	ls := &loopState{srv: srv, el: el, index: index, now: time.Now().UnixNano()}
 	ls.sweepFn = gnet.RunnableFunc(func(context.Context) error {
 		ls.sweep()
 		return nil
@@ -53,6 +59,9 @@ func (ls *loopState) remove(s *session) {
 // themselves while it runs, so it walks the list from the end.
 func (ls *loopState) sweep() {
 	ls.now = time.Now().UnixNano()
+	if len(ls.lingering) > 0 {
+		ls.sweepLingering(ls.now)
+	}
 	for i := len(ls.sessions) - 1; i >= 0; i-- {
 		if i < len(ls.sessions) {
 			ls.sessions[i].tick(ls.now)
@@ -81,6 +90,7 @@ func (s *Server) sweeper() {
 		case <-s.sweepStop:
 			return
 		case now := <-t.C:
+			s.limits.prune(now.UnixNano())
 			s.mu.Lock()
 			for _, ls := range s.loops {
 				_ = ls.el.Execute(context.Background(), ls.sweepFn) // fails only when stopping

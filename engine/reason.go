@@ -22,6 +22,7 @@ const (
 	ReasonWeb                     // a static file request was answered
 	ReasonCloseTimeout            // the browser did not take or answer a close frame in time
 	ReasonTokenExpired            // the console's token expired (Config.EnforceTokenExpiry)
+	ReasonTLS                     // the browser's TLS handshake failed, or no slot was free for it
 	reasonCount
 )
 
@@ -42,6 +43,7 @@ var reasonNames = [reasonCount]string{
 	ReasonWeb:              "web",
 	ReasonCloseTimeout:     "close_timeout",
 	ReasonTokenExpired:     "token_expired",
+	ReasonTLS:              "tls_error",
 }
 
 func (r Reason) String() string {

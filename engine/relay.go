@@ -10,8 +10,28 @@ import (
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
-// fromBrowser handles bytes from the browser according to the session state.
+// fromBrowser handles bytes from the browser: through the TLS layer when
+// there is one (tlsserver.go), else as they are. A connection's first bytes
+// may be a PROXY header (clientaddr.go), then, when TLS is configured, a TLS
+// ClientHello or a plain request (firstBytes); both read the raw socket.
 func (s *session) fromBrowser() gnet.Action {
+	if s.btls != nil {
+		return s.fromBrowserTLS()
+	}
+	if s.state == stateHandshake && s.head == nil {
+		if act, next := s.proxyHeader(); !next {
+			return act
+		}
+		if s.srv.cfg.TLS != nil {
+			return s.firstBytes()
+		}
+	}
+	return s.browserInput()
+}
+
+// browserInput handles the browser's plaintext according to the session
+// state.
+func (s *session) browserInput() gnet.Action {
 	switch s.state {
 	case stateHandshake:
 		return s.handshake()
@@ -22,7 +42,7 @@ func (s *session) fromBrowser() gnet.Action {
 	case stateConnecting, stateConsoleSetup:
 		return gnet.None // reads are paused; bytes already read wait in the buffer
 	}
-	_, _ = s.browser.Discard(-1)
+	_, _ = s.bw.Discard(-1)
 	return gnet.None
 }
 
@@ -34,7 +54,7 @@ func (s *session) fromBrowser() gnet.Action {
 // Each Peek asks for no more than the next step can use, so that a partial
 // header left from the previous read is the only thing gnet ever copies.
 func (s *session) frames() gnet.Action {
-	c := s.browser
+	c := s.bw
 	for {
 		avail := c.InboundBuffered()
 		if avail == 0 {
@@ -60,7 +80,10 @@ func (s *session) frames() gnet.Action {
 			if s.console != nil && s.state == stateRelaying && len(step.Payload) > 0 {
 				s.bytesIn += int64(step.N)
 				s.lastActive = s.loop.now
-				_, _ = s.console.Write(step.Payload) // a failed write closes the console; OnClose handles it
+				if s.rec != nil {
+					s.rec.Record(s.loop.now, true, step.Payload)
+				}
+				_, _ = s.cw.Write(step.Payload) // a failed write closes the console; OnClose handles it
 			}
 		case wsframe.StepControl:
 			if act := s.control(step.Op, step.Payload); act != gnet.None || s.state == stateClosed {
@@ -106,7 +129,7 @@ func (s *session) writeFrame(op wsframe.Opcode, payload []byte) {
 	var b [wsframe.MaxHeaderSize + 125]byte
 	n := wsframe.PutHeader(b[:], true, op, len(payload))
 	n += copy(b[n:], payload)
-	_, _ = s.browser.Write(b[:n])
+	_, _ = s.bw.Write(b[:n])
 }
 
 // protocolError closes the session with the code the violation calls for.
@@ -154,7 +177,8 @@ func (s *session) sendClose(payload []byte) gnet.Action {
 	}
 	s.writeFrame(wsframe.OpClose, payload)
 	s.closeSent = true
-	s.closeConsole()
+	s.closeNotify()
+	s.releaseConsole() // what the browser sent before is still written to the console
 	if s.state == stateClosed {
 		return gnet.None // the write failed and closed the browser
 	}
@@ -193,32 +217,48 @@ func (s *session) flushed() gnet.Action {
 // browser is slower than the console, the console's reads are paused until the
 // browser's buffer drains to half of HighWater.
 func (s *session) fromConsole(c gnet.Conn) gnet.Action {
+	if s.ctls != nil && c == s.console {
+		return s.fromConsoleTLS(c) // tlsclient.go
+	}
+	return s.consoleInput(c)
+}
+
+// consoleInput handles the console's plaintext according to the session
+// state.
+func (s *session) consoleInput(c gnet.Conn) gnet.Action {
 	switch {
 	case c == s.console && s.state == stateConsoleSetup:
 		return s.fromConsoleSetup(c)
 	case c == s.console && s.rfbBrowser != nil:
 		return gnet.None // held until the browser's RFB handshake is done
-	case c != s.console || s.state != stateRelaying:
+	case c != s.console:
 		_, _ = c.Discard(-1)
 		return gnet.None
+	case s.state != stateRelaying:
+		_, _ = s.cw.Discard(-1)
+		return gnet.None
 	}
-	buf, _ := c.Peek(-1)
+	buf, _ := s.cw.Peek(-1)
 	n := len(buf)
 	if n == 0 {
 		return gnet.None
 	}
 	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, n)
 	s.iov[0], s.iov[1] = s.hdr[:hn], buf
-	_, _ = s.browser.Writev(s.iov[:])
+	_, _ = s.bw.Writev(s.iov[:])
 	s.iov[1] = nil
 	if s.state == stateClosed {
 		return gnet.None // the write failed: the browser is gone and so is c
 	}
-	_, _ = c.Discard(n)
+	if s.rec != nil {
+		s.rec.Record(s.loop.now, false, buf)
+	}
+	_, _ = s.cw.Discard(n)
 	s.bytesOut += int64(n)
 	s.lastActive = s.loop.now
 	if s.browser.OutboundBuffered() > s.srv.cfg.HighWater {
 		s.pausedByWho |= pauseConsole
+		s.srv.stats.pausesConsole.Add(1)
 		_ = c.PauseRead()
 		s.browser.NotifyDrain(s.srv.cfg.HighWater / 2)
 	}
@@ -251,6 +291,7 @@ func (s *session) afterBrowserInput() {
 	}
 	if s.console.OutboundBuffered() > s.srv.cfg.HighWater {
 		s.pausedByWho |= pauseBrowser
+		s.srv.stats.pausesBrowser.Add(1)
 		_ = s.browser.PauseRead()
 		s.console.NotifyDrain(s.srv.cfg.HighWater / 2)
 	}
@@ -258,9 +299,12 @@ func (s *session) afterBrowserInput() {
 
 // logClose writes the one line a console gets when it ends.
 func (s *session) logClose() {
+	s.stopRecording()
 	st := &s.srv.stats
 	st.bytesIn.Add(uint64(s.bytesIn))
 	st.bytesOut.Add(uint64(s.bytesOut))
+	s.loop.closedIn += s.bytesIn
+	s.loop.closedOut += s.bytesOut
 	s.srv.log.Info("console closed", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask,
 		"bytes_in", s.bytesIn, "bytes_out", s.bytesOut, "duration", time.Since(s.opened).Round(time.Millisecond),
 		"code", uint16(s.closeCode), "reason", s.reason.String())

@@ -273,6 +273,9 @@ func TestSlowBrowserBounded(t *testing.T) {
 	if s := e.srv.Stats(); s.Consoles != 2 {
 		t.Fatalf("console closed while paused: %+v", s)
 	}
+	if s := e.srv.Stats(); s.PausesConsole == 0 {
+		t.Fatalf("no backpressure pause counted: %+v", s)
+	}
 }
 
 // bufferedToBrowsers sums the bytes queued for browsers on every loop.

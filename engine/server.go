@@ -27,7 +27,11 @@ type Server struct {
 	client  *gnet.Client
 	handler *handler
 	stats   counters
+	lat     latencies
+	limits  *limiter
 	jobs    chan struct{} // worker slots: a job holds one while it runs
+	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
+	tlsSlots chan struct{}
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState
@@ -65,12 +69,14 @@ func New(cfg Config) (*Server, error) {
 		log:        cfg.Logger,
 		ln:         ln,
 		jobs:       make(chan struct{}, cfg.Workers),
+		tlsSlots:   make(chan struct{}, cfg.MaxTLSHandshakes),
 		loops:      make(map[gnet.EventLoop]*loopState),
 		acceptDone: make(chan struct{}),
 		sweepStop:  make(chan struct{}),
 		sweepDone:  make(chan struct{}),
 		serveErr:   make(chan error, 1),
 	}
+	s.limits = newLimiter(&cfg)
 	s.handler = &handler{srv: s}
 	s.client, err = gnet.NewClient(s.handler,
 		gnet.WithNumEventLoop(cfg.Loops),
@@ -170,7 +176,7 @@ func (s *Server) loopFor(c gnet.Conn) *loopState {
 	defer s.mu.Unlock()
 	ls := s.loops[el]
 	if ls == nil {
-		ls = newLoopState(s, el)
+		ls = newLoopState(s, el, len(s.loops))
 		s.loops[el] = ls
 	}
 	return ls

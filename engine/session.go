@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -29,6 +30,11 @@ type session struct {
 	console  gnet.Conn
 	deadline int64 // unix ns: handshake, connect or close deadline, by state
 
+	// The plaintext of each side: browser and console themselves, or their
+	// TLS layers btls and ctls (tlswire.go).
+	bw, cw     wire
+	btls, ctls *tlsWire
+
 	// Handshake.
 	head      *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole
 	plainHTTP bool                       // the request is not an upgrade: refusals may carry a body
@@ -48,6 +54,7 @@ type session struct {
 	tunnelPending bool                  // CONNECT sent, its answer not read yet
 	pageScheme    pageScheme            // the page's scheme, for a target's AccessScheme
 	expires       int64                 // unix ns when the token expires (EnforceTokenExpiry); 0 never
+	setupStart    time.Time             // when the console setup began; zero when there was none
 	rfbConsole    *rfb.ConsoleHandshake // before the 101
 	rfbBrowser    *rfb.BrowserHandshake // after the 101, until the browser chose None
 
@@ -70,6 +77,18 @@ type session struct {
 	bytesIn     int64
 	bytesOut    int64
 	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
+
+	rec ConsoleRecorder // --record; nil when not recorded
+
+	// Client address and limits (clientaddr.go, limits.go).
+	clientIP   netip.Addr  // the client's address: the peer's, or forwarded by a trusted proxy
+	forwarded  bool        // clientIP came from a PROXY header or a trusted proxy's header
+	awaitProxy bool        // a PROXY header must come first (a Config.ProxyProtocol source)
+	clientSlot *limitEntry // the console slot held for the client's address
+	// tokenSlot is written by the connect worker before it enrolls the
+	// console socket (as dialed); the loop owns it from claimTokenSlot on.
+	tokenSlot  *limitEntry
+	tokenOwned bool // the loop claimed tokenSlot: released when the session ends
 }
 
 // consoleAddr is what a session keeps of its auth.Target once the console
@@ -103,6 +122,11 @@ func (s *session) tick(now int64) {
 	case stateHandshake:
 		if now > s.deadline {
 			s.apply(s.refuse(errHandshakeTimeout, ReasonHandshakeTimeout))
+		}
+	case stateTLSHandshake:
+		if now > s.deadline { // the worker's context ends it too; no TLS to answer in
+			s.setReason(ReasonHandshakeTimeout)
+			s.closeBrowser()
 		}
 	case stateConnecting:
 		// The worker's context carries the connect deadline; this is a guard in
@@ -138,6 +162,9 @@ func (s *session) tick(now int64) {
 // goingAway starts the close of the session for a server shutdown.
 func (s *session) goingAway() {
 	switch s.state {
+	case stateTLSHandshake:
+		s.setReason(ReasonShutdown)
+		s.closeBrowser()
 	case stateHandshake, stateConnecting, stateConsoleSetup:
 		s.apply(s.refuse(errShuttingDown, ReasonShutdown))
 	case stateRelaying:
@@ -149,7 +176,7 @@ func (s *session) goingAway() {
 func (s *session) ping(now int64) {
 	n := wsframe.PutHeader(s.hdr[:], true, wsframe.OpPing, 0)
 	s.lastPing, s.awaitPong = now, true
-	_, _ = s.browser.Write(s.hdr[:n])
+	_, _ = s.bw.Write(s.hdr[:n])
 }
 
 // setReason records why the session ends; the first reason stands.

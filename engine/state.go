@@ -6,6 +6,9 @@ type state uint8
 const (
 	// stateHandshake: reading the request head.
 	stateHandshake state = iota
+	// stateTLSHandshake: the browser's TLS handshake runs on a worker, fed
+	// with the socket's bytes by the loop (tlsserver.go).
+	stateTLSHandshake
 	// stateConnecting: a worker resolves the token and dials the console (or
 	// reads a web file); the browser socket's reads are paused meanwhile.
 	stateConnecting
@@ -27,6 +30,8 @@ func (s state) String() string {
 	switch s {
 	case stateHandshake:
 		return "handshake"
+	case stateTLSHandshake:
+		return "tls_handshake"
 	case stateConnecting:
 		return "connecting"
 	case stateConsoleSetup:
@@ -44,5 +49,5 @@ func (s state) String() string {
 // pending reports whether a session in this state counts as a pending
 // handshake (Stats.Pending, Config.MaxPendingHandshakes).
 func (s state) pending() bool {
-	return s == stateHandshake || s == stateConnecting || s == stateConsoleSetup
+	return s == stateHandshake || s == stateTLSHandshake || s == stateConnecting || s == stateConsoleSetup
 }

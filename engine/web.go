@@ -116,7 +116,7 @@ func (s *session) webReply(resp []byte) {
 			return nil
 		}
 		s.setReason(ReasonWeb)
-		_, _ = s.browser.Write(resp)
+		_, _ = s.bw.Write(resp)
 		s.apply(s.endAfterFlush())
 		return nil
 	}))

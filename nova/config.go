@@ -123,7 +123,7 @@ type DefaultOptions struct {
 	// Record is a file to record WebSocket frames into; "" records nothing.
 	// Not supported: Load refuses it set.
 	Record string
-	// Daemon makes Nova fork into the background. Not supported.
+	// Daemon makes the proxy run in the background (websockify's -D).
 	Daemon bool
 	// SSLOnly refuses plain connections. Not supported yet (TLS).
 	SSLOnly bool
@@ -162,10 +162,11 @@ type VNCOptions struct {
 	NoVNCProxyHost string
 	NoVNCProxyPort int
 	// AuthSchemes are the RFB security schemes towards the compute node,
-	// ["none"] by default; each is "none" or "vencrypt". vencrypt is not
-	// supported yet.
+	// ["none"] by default; each is "none" or "vencrypt", the first the
+	// relay's preference (ConsoleSecurity).
 	AuthSchemes []string
-	// VeNCrypt client certificate, key and CA files ("" by default).
+	// VeNCrypt client certificate, key and CA files ("" by default); see
+	// VeNCryptTLS.
 	VeNCryptClientKey  string
 	VeNCryptClientCert string
 	VeNCryptCACerts    string
@@ -320,9 +321,8 @@ type LoadOptions struct {
 // place, later values win, command-line options beside them), with Nova's
 // defaults for what nothing sets. It refuses options that vncrelay reads but
 // does not implement (ErrUnsupported): TLS (ssl_only, key, or an existing
-// cert file, since Nova then serves TLS), [vnc] auth_schemes with vencrypt,
-// record, daemon, [remote_debug]. -h or --help returns pflag.ErrHelp (Usage
-// gives the text). Errors name the file or option; they never quote values of
+// cert file, since Nova then serves TLS), record, daemon, [remote_debug].
+// -h or --help returns pflag.ErrHelp (Usage gives the text). Errors name the file or option; they never quote values of
 // secret options.
 func Load(opts LoadOptions) (*Config, error) {
 	c, err := parse(opts)
@@ -456,10 +456,6 @@ func (c *Config) validate() error {
 		return fmt.Errorf("[DEFAULT] key: TLS is %w", ErrUnsupported)
 	case d.Cert != "" && fileExists(d.Cert):
 		return fmt.Errorf("[DEFAULT] cert: %s exists, so Nova would serve TLS, which is %w", d.Cert, ErrUnsupported)
-	case d.Record != "":
-		return fmt.Errorf("[DEFAULT] record: recording frames is %w", ErrUnsupported)
-	case d.Daemon:
-		return fmt.Errorf("[DEFAULT] daemon: forking into the background is %w (run under a supervisor)", ErrUnsupported)
 	case c.RemoteDebugHost != "" || c.RemoteDebugPort != 0:
 		return fmt.Errorf("[remote_debug]: the Python debugger is %w", ErrUnsupported)
 	}
@@ -471,13 +467,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("[vnc] auth_schemes: %q is not one of none, vencrypt", s)
 		}
 	}
-	if c.Proxy == ProxyNoVNC {
-		if slices.Contains(c.VNC.AuthSchemes, "vencrypt") {
-			return fmt.Errorf("[vnc] auth_schemes: vencrypt is %w", ErrUnsupported)
-		}
-		if !slices.Contains(c.VNC.AuthSchemes, "none") {
-			return errors.New("[vnc] auth_schemes: no scheme left (want none)")
-		}
+	if c.Proxy == ProxyNoVNC && len(c.VNC.AuthSchemes) == 0 {
+		return errors.New("[vnc] auth_schemes: no scheme given (want none, vencrypt or both)")
 	}
 	if c.ConsoleAuth.TokenTTL < 0 {
 		return errors.New("[consoleauth] token_ttl: must be 0 or more")

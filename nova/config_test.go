@@ -331,7 +331,6 @@ func TestLoadUnsupported(t *testing.T) {
 		"key.conf":      "[DEFAULT]\nkey = /etc/ssl/x.key\n",
 		"cert.pem":      "not really a certificate",
 		"vencrypt.conf": "[vnc]\nauth_schemes = vencrypt,none\n",
-		"record.conf":   "[DEFAULT]\nrecord = /tmp/frames\n",
 		"debug.conf":    "[remote_debug]\nhost = 10.0.0.1\n",
 	})
 	tests := []struct {
@@ -344,11 +343,6 @@ func TestLoadUnsupported(t *testing.T) {
 		{"--ssl_only", ProxySerial, []string{"--ssl_only"}, "ssl_only"},
 		{"key in a file", ProxyNoVNC, []string{"--config-file", dir + "/key.conf"}, "key"},
 		{"an existing cert", ProxySpiceHTML5, []string{"--cert", dir + "/cert.pem"}, "cert"},
-		{"vencrypt", ProxyNoVNC, []string{"--config-file", dir + "/vencrypt.conf"}, "auth_schemes"},
-		{"--vnc-auth_schemes vencrypt", ProxyNoVNC, []string{"--vnc-auth_schemes", "vencrypt"}, "auth_schemes"},
-		{"record", ProxyNoVNC, []string{"--config-file", dir + "/record.conf"}, "record"},
-		{"--record", ProxyNoVNC, []string{"--record", "/tmp/x"}, "record"},
-		{"--daemon", ProxyNoVNC, []string{"--daemon"}, "daemon"},
 		{"remote_debug", ProxyNoVNC, []string{"--config-file", dir + "/debug.conf"}, "remote_debug"},
 		{"--remote_debug-port", ProxyNoVNC, []string{"--remote_debug-port", "5678"}, "remote_debug"},
 	}
@@ -363,6 +357,14 @@ func TestLoadUnsupported(t *testing.T) {
 			}
 		})
 	}
+	t.Run("vencrypt is read", func(t *testing.T) {
+		for _, args := range [][]string{{"--config-file", dir + "/vencrypt.conf"}, {"--vnc-auth_schemes", "vencrypt"}} {
+			c, err := Load(LoadOptions{Proxy: ProxyNoVNC, Args: args, SearchDirs: []string{}})
+			if err != nil || !slices.Contains(c.VNC.AuthSchemes, "vencrypt") {
+				t.Fatalf("%v: %v", args, err)
+			}
+		}
+	})
 	t.Run("vencrypt on another proxy is not read", func(t *testing.T) {
 		if _, err := Load(LoadOptions{Proxy: ProxySerial, Args: []string{"--config-file", dir + "/vencrypt.conf"}, SearchDirs: []string{}}); err != nil {
 			t.Fatal(err)
@@ -495,4 +497,26 @@ func FuzzSubstitute(f *testing.F) {
 			t.Fatalf("substitute changed %q to %q", s, out)
 		}
 	})
+}
+
+// TestLoadRecordDaemon: [DEFAULT] record and daemon, which vncrelay runs as
+// websockify's --record and --daemon, are read from a file and from Nova's
+// command line, the command line winning.
+func TestLoadRecordDaemon(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"rec.conf": "[DEFAULT]\nrecord = /var/lib/rec/frames\ndaemon = true\n"})
+	c, err := Load(LoadOptions{Proxy: ProxyNoVNC, Args: []string{"--config-file", dir + "/rec.conf"}, SearchDirs: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Default.Record != "/var/lib/rec/frames" || !c.Default.Daemon {
+		t.Fatalf("record %q daemon %v", c.Default.Record, c.Default.Daemon)
+	}
+	c, err = Load(LoadOptions{Proxy: ProxyNoVNC, Args: []string{"--config-file", dir + "/rec.conf", "--record", "/tmp/x", "--nodaemon"}, SearchDirs: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Default.Record != "/tmp/x" || c.Default.Daemon {
+		t.Fatalf("command line: record %q daemon %v", c.Default.Record, c.Default.Daemon)
+	}
 }

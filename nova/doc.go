@@ -18,6 +18,9 @@
 //     oslo.messaging) may confirm the port with the compute node.
 //   - ParseTransportURL and ComputeAPI speak to the compute nodes over
 //     RabbitMQ as oslo.messaging does.
+//   - Config.ConsoleSecurity turns [vnc] auth_schemes into the RFB security
+//     proxy's mode and, with vencrypt, VeNCryptTLS builds the TLS client
+//     configuration towards the compute hosts from the vencrypt_* options.
 //
 // The package imports auth and nothing of the engine; cmd wires a Config into
 // the engine's configuration. It does not write to Nova's database, serve

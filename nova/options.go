@@ -128,7 +128,7 @@ func optionDefs(p Proxy) []*optDef {
 	defs := []*optDef{
 		// nova/conf/novnc.py, registered on the command line by baseproxy.
 		{group: "DEFAULT", name: "record", cli: []string{"record"}, bind: func(c *Config) any { return &c.Default.Record },
-			help: "Filename to record WebSocket frames into (not supported)"},
+			help: "Filename to record WebSocket frames into"},
 		{group: "DEFAULT", name: "daemon", kind: kindBool, defaultValue: "false", cli: []string{"daemon"}, bind: func(c *Config) any { return &c.Default.Daemon },
 			help: "Run as a background process (not supported)"},
 		{group: "DEFAULT", name: "ssl_only", kind: kindBool, defaultValue: "false", cli: []string{"ssl_only"}, bind: func(c *Config) any { return &c.Default.SSLOnly },
@@ -184,7 +184,7 @@ func optionDefs(p Proxy) []*optDef {
 			help: "Port that the noVNC console proxy should bind to"},
 		{group: "vnc", name: "auth_schemes", kind: kindList, defaultValue: "none",
 			cli: []string{"vnc-auth_schemes"}, cliFor: &novnc, bind: func(c *Config) any { return &c.VNC.AuthSchemes },
-			help: "RFB authentication schemes towards the compute node (none; vencrypt not supported yet)"},
+			help: "RFB authentication schemes towards the compute node, preferred first (none, vencrypt)"},
 		{group: "vnc", name: "vencrypt_client_key", cli: []string{"vnc-vencrypt_client_key"}, cliFor: &novnc, bind: func(c *Config) any { return &c.VNC.VeNCryptClientKey },
 			help: "VeNCrypt client key file"},
 		{group: "vnc", name: "vencrypt_client_cert", cli: []string{"vnc-vencrypt_client_cert"}, cliFor: &novnc, bind: func(c *Config) any { return &c.VNC.VeNCryptClientCert },

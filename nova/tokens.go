@@ -3,6 +3,7 @@ package nova
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -59,6 +60,12 @@ type TokenStoreConfig struct {
 	// Proxy says which tokens are taken (its ConsoleType) and how the relay
 	// treats the console (novnc: the RFB security proxy).
 	Proxy Proxy
+	// Security and VeNCrypt are the novnc proxy's RFB security proxy mode
+	// and its VeNCrypt TLS configuration (Config.ConsoleSecurity gives
+	// both). Zero Security means auth_schemes = none; the other proxies
+	// ignore both.
+	Security auth.SecurityProxy
+	VeNCrypt *tls.Config
 	// Ports, when not nil, confirms each token's port with the compute node
 	// after the database lookup, as Nova's proxy does.
 	Ports PortChecker
@@ -112,6 +119,7 @@ type TokenStore struct {
 	db           *sql.DB
 	consoleType  ConsoleType
 	security     auth.SecurityProxy
+	vencrypt     *tls.Config
 	ports        PortChecker
 	queryTimeout time.Duration
 	now          func() time.Time
@@ -145,6 +153,15 @@ func NewTokenStore(cfg TokenStoreConfig) (*TokenStore, error) {
 	}
 	if cfg.Proxy == ProxyNoVNC {
 		s.security = auth.SecurityProxyRFBNone
+		if cfg.Security != auth.SecurityProxyOff {
+			s.security = cfg.Security
+		}
+		if s.security.UsesVeNCrypt() {
+			if cfg.VeNCrypt == nil {
+				return nil, fmt.Errorf("nova token store: security proxy %s without a VeNCrypt TLS configuration", s.security)
+			}
+			s.vencrypt = cfg.VeNCrypt
+		}
 	}
 	if s.queryTimeout <= 0 {
 		s.queryTimeout = DefaultQueryTimeout
@@ -236,6 +253,7 @@ func (s *TokenStore) Resolve(ctx context.Context, token string) (auth.Target, er
 		Address:       net.JoinHostPort(r.host, strconv.Itoa(r.port)),
 		TunnelPath:    r.internalAccessPath.String,
 		SecurityProxy: s.security,
+		VeNCrypt:      s.vencrypt,
 		Expires:       time.Unix(r.expires, 0),
 		AccessScheme:  accessScheme(r.accessURLBase.String),
 		InstanceUUID:  r.instance.UUID,

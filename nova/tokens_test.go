@@ -2,6 +2,7 @@ package nova
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -50,34 +51,44 @@ func resolve(s *TokenStore, token string) (auth.Target, error) {
 func TestTokenStoreResolve(t *testing.T) {
 	n := novatest.Shared(t)
 	vm := n.CreateInstance(t, novatest.InstanceSpec{Host: "cmp-7"})
+	vencrypt := &tls.Config{MinVersion: tls.VersionTLS12}
 	tests := []struct {
-		name  string
-		proxy Proxy
-		spec  novatest.TokenSpec
-		want  auth.Target // Expires checked apart
+		name     string
+		proxy    Proxy
+		security auth.SecurityProxy // the store's, with vencrypt when it needs it
+		spec     novatest.TokenSpec
+		want     auth.Target // Expires checked apart
 	}{
-		{"novnc", ProxyNoVNC,
+		{"novnc", ProxyNoVNC, 0,
 			novatest.TokenSpec{Port: 5901, InstanceUUID: vm.UUID, AccessURLBase: "https://cloud.example.org:6080/vnc_lite.html"},
 			auth.Target{Network: "tcp", Address: "127.0.0.1:5901", SecurityProxy: auth.SecurityProxyRFBNone, AccessScheme: "https", InstanceUUID: vm.UUID}},
-		{"internal_access_path", ProxyNoVNC,
+		{"internal_access_path", ProxyNoVNC, 0,
 			novatest.TokenSpec{Host: "10.0.0.21", Port: 443, InstanceUUID: vm.UUID, InternalAccessPath: "/vnc/?token=abc"},
 			auth.Target{Network: "tcp", Address: "10.0.0.21:443", TunnelPath: "/vnc/?token=abc", SecurityProxy: auth.SecurityProxyRFBNone, AccessScheme: "http", InstanceUUID: vm.UUID}},
-		{"IPv6 console host", ProxyNoVNC,
+		{"IPv6 console host", ProxyNoVNC, 0,
 			novatest.TokenSpec{Host: "fd00::21", Port: 5900, InstanceUUID: vm.UUID},
 			auth.Target{Network: "tcp", Address: "[fd00::21]:5900", SecurityProxy: auth.SecurityProxyRFBNone, AccessScheme: "http", InstanceUUID: vm.UUID}},
-		{"no access_url_base", ProxyNoVNC,
+		{"no access_url_base", ProxyNoVNC, 0,
 			novatest.TokenSpec{Port: 5902, InstanceUUID: vm.UUID, AccessURLBase: "-"},
 			auth.Target{Network: "tcp", Address: "127.0.0.1:5902", SecurityProxy: auth.SecurityProxyRFBNone, InstanceUUID: vm.UUID}},
-		{"serial over wss", ProxySerial,
+		{"novnc with auth_schemes = vencrypt,none", ProxyNoVNC, auth.SecurityProxyRFBVeNCryptOrNone,
+			novatest.TokenSpec{Port: 5903, InstanceUUID: vm.UUID},
+			auth.Target{Network: "tcp", Address: "127.0.0.1:5903", SecurityProxy: auth.SecurityProxyRFBVeNCryptOrNone,
+				VeNCrypt: vencrypt, AccessScheme: "http", InstanceUUID: vm.UUID}},
+		{"serial over wss (the security proxy is novnc's only)", ProxySerial, auth.SecurityProxyRFBVeNCrypt,
 			novatest.TokenSpec{ConsoleType: "serial", Port: 10001, InstanceUUID: vm.UUID, AccessURLBase: "wss://cloud.example.org:6083/"},
 			auth.Target{Network: "tcp", Address: "127.0.0.1:10001", AccessScheme: "https", InstanceUUID: vm.UUID}},
-		{"spice-html5", ProxySpiceHTML5,
+		{"spice-html5", ProxySpiceHTML5, 0,
 			novatest.TokenSpec{ConsoleType: "spice-html5", Port: 5930, InstanceUUID: vm.UUID, AccessURLBase: "http://cloud.example.org:6082/spice_auto.html"},
 			auth.Target{Network: "tcp", Address: "127.0.0.1:5930", AccessScheme: "http", InstanceUUID: vm.UUID}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newStore(t, n, TokenStoreConfig{Proxy: tt.proxy})
+			cfg := TokenStoreConfig{Proxy: tt.proxy, Security: tt.security}
+			if tt.security.UsesVeNCrypt() {
+				cfg.VeNCrypt = vencrypt
+			}
+			s := newStore(t, n, cfg)
 			before := time.Now().Truncate(time.Second)
 			tok := n.CreateToken(t, tt.spec)
 			got, err := resolve(s, tok)

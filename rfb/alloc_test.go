@@ -5,6 +5,7 @@ import "testing"
 var (
 	qemuConsole = wire("RFB 003.008\n", byte(1), byte(1), u32be(0))
 	noVNCBytes  = wire("RFB 003.008\n", byte(1), byte(1)) // version, None, ClientInit
+	securityOK  = wire(u32be(0))
 )
 
 // TestFeedZeroAlloc: a successful handshake allocates nothing, in one piece
@@ -35,6 +36,42 @@ func TestFeedZeroAlloc(t *testing.T) {
 			}
 			if !c.Done() {
 				panic("console handshake not done")
+			}
+		}},
+		{"console, VeNCrypt", func() {
+			c = ConsoleHandshake{}
+			if err := c.Accept(SecurityVeNCrypt, SecurityNone); err != nil {
+				panic(err)
+			}
+			n, err := c.Feed(qemuX509)
+			out = c.AppendOutput(out[:0])
+			if n != len(qemuX509) || err != nil || !c.NeedsTLS() {
+				panic("VeNCrypt handshake failed")
+			}
+			c.TLSEstablished()
+			if _, err := c.Feed(securityOK); err != nil || !c.Done() {
+				panic("SecurityResult inside TLS")
+			}
+		}},
+		{"console, VeNCrypt byte by byte", func() {
+			c = ConsoleHandshake{}
+			if err := c.Accept(SecurityVeNCrypt); err != nil {
+				panic(err)
+			}
+			for i := range qemuX509 {
+				if _, err := c.Feed(qemuX509[i : i+1]); err != nil {
+					panic(err)
+				}
+				out = c.AppendOutput(out[:0])
+			}
+			c.TLSEstablished()
+			for i := range securityOK {
+				if _, err := c.Feed(securityOK[i : i+1]); err != nil {
+					panic(err)
+				}
+			}
+			if !c.Done() {
+				panic("VeNCrypt handshake not done")
 			}
 		}},
 		{"browser, whole", func() {
@@ -95,5 +132,26 @@ func BenchmarkBrowserHandshake(b *testing.B) {
 			b.Fatal(err)
 		}
 		out = h.AppendOutput(out[:0])
+	}
+}
+
+func BenchmarkConsoleVeNCrypt(b *testing.B) {
+	var h ConsoleHandshake
+	out := make([]byte, 0, 64)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(qemuX509) + len(securityOK)))
+	for b.Loop() {
+		h = ConsoleHandshake{}
+		if err := h.Accept(SecurityVeNCrypt); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := h.Feed(qemuX509); err != nil {
+			b.Fatal(err)
+		}
+		out = h.AppendOutput(out[:0])
+		h.TLSEstablished()
+		if _, err := h.Feed(securityOK); err != nil || !h.Done() {
+			b.Fatal(err)
+		}
 	}
 }

@@ -22,6 +22,10 @@ type Error struct {
 	// Peer is the peer's own text, sanitized: the console's reason string, a
 	// refused version line, the offered or chosen security types; "" if none.
 	Peer string
+	// Err is the cause when it came from outside this package: the TLS
+	// layer's error for StageTLS (a *tls.CertificateVerificationError, a
+	// received alert, a timeout); nil otherwise. Unwrap returns it.
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -29,8 +33,14 @@ func (e *Error) Error() string {
 	if e.Peer != "" {
 		s += ": " + e.Peer
 	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
 	return s
 }
+
+// Unwrap returns Err, so that errors.As reaches the TLS layer's error too.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Side says which peer an Error is about.
 type Side uint8
@@ -60,6 +70,8 @@ const (
 	StageVersion        Stage = iota + 1 // ProtocolVersion, section 7.1.1
 	StageSecurity                        // security types and choice, section 7.1.2
 	StageSecurityResult                  // SecurityResult, section 7.1.3
+	StageVeNCrypt                        // VeNCrypt version and sub-type (rfbproto, security type 19)
+	StageTLS                             // the TLS session VeNCrypt X509None runs
 )
 
 // String returns a short label: "version", "security" or "security-result".
@@ -71,6 +83,10 @@ func (s Stage) String() string {
 		return "security"
 	case StageSecurityResult:
 		return "security-result"
+	case StageVeNCrypt:
+		return "vencrypt"
+	case StageTLS:
+		return "tls"
 	}
 	return "Stage(" + strconv.Itoa(int(s)) + ")"
 }
@@ -84,6 +100,10 @@ func (s Stage) Reason() string {
 		return "security types, RFC 6143 7.1.2"
 	case StageSecurityResult:
 		return "SecurityResult, RFC 6143 7.1.3"
+	case StageVeNCrypt:
+		return "VeNCrypt, rfbproto security type 19"
+	case StageTLS:
+		return "TLS of VeNCrypt X509None"
 	}
 	return s.String()
 }
@@ -109,6 +129,30 @@ const (
 	// CodeClosed: the peer closed the connection during the handshake
 	// (reported by PeerClosed, never by Feed).
 	CodeClosed
+	// CodeNoScheme: the console offers none of the security types the
+	// relay accepts (ConsoleHandshake.Accept set more than None).
+	CodeNoScheme
+	// CodeVeNCryptVersion: the console speaks a VeNCrypt version below 0.2,
+	// or refused the relay's 0.2.
+	CodeVeNCryptVersion
+	// CodeNoX509None: the console does not offer VeNCrypt sub-type X509None.
+	CodeNoX509None
+	// CodeSubtypeRefused: the console did not accept X509None once chosen.
+	CodeSubtypeRefused
+	// CodeTLSUntrusted: the console's certificate did not verify against
+	// the relay's CA certificates (Error.Err says why).
+	CodeTLSUntrusted
+	// CodeTLSAlert: the console ended the TLS session with an alert, such
+	// as a refusal of the relay's client certificate (Error.Err names it).
+	CodeTLSAlert
+	// CodeTLSFailed: the TLS handshake failed otherwise: a timeout, a
+	// protocol error, no common cipher (Error.Err says which).
+	CodeTLSFailed
+	// CodeClosedAfterTLS: the console closed the connection once TLS was up
+	// and before its SecurityResult. QEMU with verify-peer=yes checks the
+	// client certificate only after the TLS handshake and closes without an
+	// alert when it refuses it (none sent, or issued by another CA).
+	CodeClosedAfterTLS
 )
 
 // String returns the metric label, e.g. "no_none".
@@ -128,6 +172,22 @@ func (c Code) String() string {
 		return "unsupported_type"
 	case CodeClosed:
 		return "closed"
+	case CodeNoScheme:
+		return "no_scheme"
+	case CodeVeNCryptVersion:
+		return "vencrypt_version"
+	case CodeNoX509None:
+		return "no_x509none"
+	case CodeSubtypeRefused:
+		return "subtype_refused"
+	case CodeTLSUntrusted:
+		return "tls_untrusted"
+	case CodeTLSAlert:
+		return "tls_alert"
+	case CodeTLSFailed:
+		return "tls_failed"
+	case CodeClosedAfterTLS:
+		return "closed_after_tls"
 	}
 	return "Code(" + strconv.Itoa(int(c)) + ")"
 }
@@ -150,6 +210,23 @@ func (c Code) Reason() string {
 		return "chose a security type other than None"
 	case CodeClosed:
 		return "closed the connection during the handshake"
+	case CodeNoScheme:
+		return "offers none of the security types the relay accepts"
+	case CodeVeNCryptVersion:
+		return "cannot speak VeNCrypt 0.2"
+	case CodeNoX509None:
+		return "does not offer VeNCrypt sub-type X509None (260)"
+	case CodeSubtypeRefused:
+		return "refused VeNCrypt sub-type X509None (260)"
+	case CodeTLSUntrusted:
+		return "presented a certificate that does not verify against the CA certificates"
+	case CodeTLSAlert:
+		return "ended the TLS session with an alert"
+	case CodeTLSFailed:
+		return "failed the TLS handshake"
+	case CodeClosedAfterTLS:
+		return "closed the connection after the TLS handshake, before SecurityResult " +
+			"(as QEMU does when it refuses the relay's client certificate or gets none)"
 	}
 	return c.String()
 }

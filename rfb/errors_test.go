@@ -24,6 +24,18 @@ func TestErrorText(t *testing.T) {
 			"rfb: console closed the connection during the handshake (SecurityResult, RFC 6143 7.1.3)",
 		},
 		{
+			"console without X509None",
+			&Error{Side: SideConsole, Stage: StageVeNCrypt, Code: CodeNoX509None, Peer: "offered 257 (TLSNone)"},
+			"rfb: console does not offer VeNCrypt sub-type X509None (260) (VeNCrypt, rfbproto security type 19): offered 257 (TLSNone)",
+		},
+		{
+			"console certificate from another CA",
+			&Error{Side: SideConsole, Stage: StageTLS, Code: CodeTLSUntrusted,
+				Err: errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority")},
+			"rfb: console presented a certificate that does not verify against the CA certificates (TLS of VeNCrypt X509None): " +
+				"tls: failed to verify certificate: x509: certificate signed by unknown authority",
+		},
+		{
 			"browser version",
 			&Error{Side: SideBrowser, Stage: StageVersion, Code: CodeUnsupportedVersion, Peer: "RFB 003.007"},
 			"rfb: browser speaks an RFB version other than 3.8 (ProtocolVersion, RFC 6143 7.1.1): RFB 003.007",
@@ -47,7 +59,7 @@ func TestErrorText(t *testing.T) {
 // codes' labels are fit for metrics.
 func TestEnumStrings(t *testing.T) {
 	seen := map[string]bool{}
-	for c := CodeMalformedVersion; c <= CodeClosed; c++ {
+	for c := CodeMalformedVersion; c <= CodeClosedAfterTLS; c++ {
 		s := c.String()
 		if seen[s] || strings.HasPrefix(s, "Code(") || strings.ContainsAny(s, " -.") || c.Reason() == s {
 			t.Errorf("code %d: label %q reason %q", c, s, c.Reason())
@@ -68,8 +80,8 @@ func TestEnumStrings(t *testing.T) {
 			seen[s+"b"] = true
 		}
 	}
-	for _, st := range []Stage{StageVersion, StageSecurity, StageSecurityResult} {
-		if strings.HasPrefix(st.String(), "Stage(") || !strings.Contains(st.Reason(), "RFC 6143") {
+	for _, st := range []Stage{StageVersion, StageSecurity, StageSecurityResult, StageVeNCrypt, StageTLS} {
+		if strings.HasPrefix(st.String(), "Stage(") || st.Reason() == st.String() {
 			t.Errorf("stage %d", st)
 		}
 	}

@@ -20,9 +20,10 @@ import (
 const peerTimeout = 30 * time.Second
 
 // startQEMU starts QEMU's VNC server on a unix socket with the given extra
-// -vnc options, stopped (-S) and without devices, and returns a connection to
-// it. QEMU is killed when the test ends.
-func startQEMU(t *testing.T, vncOpts string) net.Conn {
+// -vnc options (and extra arguments before them, such as -object),
+// stopped (-S) and without devices, and returns a connection to it. QEMU is
+// killed when the test ends.
+func startQEMU(t *testing.T, vncOpts string, extra ...string) net.Conn {
 	t.Helper()
 	bin, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
@@ -36,8 +37,9 @@ func startQEMU(t *testing.T, vncOpts string) net.Conn {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "vnc.sock")
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "-display", "none", "-vnc", "unix:"+sock+vncOpts,
-		"-S", "-nodefaults", "-name", "rfbtest")
+	args := append([]string{"-display", "none"}, extra...)
+	args = append(args, "-vnc", "unix:"+sock+vncOpts, "-S", "-nodefaults", "-name", "rfbtest")
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -67,6 +67,9 @@ type Request struct {
 	// ForwardedProto is the X-Forwarded-Proto header a proxy in front sets
 	// ("https"); nil if absent.
 	ForwardedProto []byte
+	// Authorization is the first Authorization header (RFC 9110 section
+	// 11.6.2), for websockify's --auth-plugin BasicHTTPAuth; nil if absent.
+	Authorization []byte
 	// Upgrade reports an "Upgrade: websocket" header: the request asks for a
 	// WebSocket and goes to Upgrade; without it the request is plain HTTP.
 	Upgrade bool
@@ -124,6 +127,10 @@ func ParseRequest(head []byte) (Request, error) {
 			}
 		case bytes.EqualFold(name, []byte("X-Forwarded-Proto")):
 			r.ForwardedProto = value
+		case bytes.EqualFold(name, []byte("Authorization")):
+			if r.Authorization == nil {
+				r.Authorization = value
+			}
 		case bytes.EqualFold(name, []byte("Upgrade")):
 			r.Upgrade = hasToken(value, "websocket")
 		}

@@ -15,6 +15,8 @@ const noVNCRequest = "GET /websockify?token=abc HTTP/1.1\r\n" +
 	"Sec-WebSocket-Version: 13\r\n" +
 	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
 	"Cookie: a=b; token=fromcookie\r\n" +
+	"Authorization: Basic dTpw\r\n" +
+	"authorization: Basic c2Vjb25k\r\n" +
 	"\r\n"
 
 func TestFindRequestEnd(t *testing.T) {
@@ -53,7 +55,7 @@ func TestParseRequest(t *testing.T) {
 	}
 	if string(r.Method) != "GET" || string(r.Path) != "/websockify" || string(r.Query) != "token=abc" ||
 		string(r.Host) != "127.0.0.1:6080" || string(r.Origin) != "http://127.0.0.1:6080" ||
-		string(r.Cookie) != "a=b; token=fromcookie" || !r.Upgrade {
+		string(r.Cookie) != "a=b; token=fromcookie" || string(r.Authorization) != "Basic dTpw" || !r.Upgrade {
 		t.Fatalf("parsed %+v", r)
 	}
 	bad := []struct{ name, head string }{

@@ -35,6 +35,12 @@ var presets = map[string]string{
 	"websockify":    "websockify --token-plugin TokenFile --token-source {tokens} {listen}",
 	"websockify-js": "node {peers}/node_modules/websockify/websockify.js {listen} {target}",
 	"forwarder":     "raw:{self} forwarder --listen {listen} --target {target}",
+	"lighttpd":      "{self} lighttpd --dir {workdir} --listen {listen} --target {target}",
+	// wss: vncrelay terminating TLS itself, and the deployment operators
+	// use today, HAProxy terminating TLS in front of a plain vncrelay (both
+	// processes measured together).
+	"vncrelay-wss": "tls:{vncrelay} --cert {cert} --token-plugin TokenFile --token-source {tokens} {listen}",
+	"haproxy-tls":  "tls:{self} haproxy-tls --dir {workdir} --listen {listen} --cert {cert} -- {vncrelay} --token-plugin TokenFile --token-source {tokens}",
 	// Nova's proxy and vncrelay's Nova mode, against a Nova control plane
 	// the harness starts (bench.NovaPlane): any template naming {novaconf}.
 	"nova-novncproxy": bench.NovaNoVNCProxyCommand,
@@ -48,6 +54,10 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "forwarder":
 		err = forwarder(ctx, os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "lighttpd":
+		err = lighttpd(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "haproxy-tls":
+		err = haproxyTLS(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "consoles":
 		err = consoles(os.Args[2:])
 	default:
@@ -70,6 +80,39 @@ func forwarder(ctx context.Context, args []string) error {
 		return errors.New("forwarder: --target is required")
 	}
 	return bench.Forward(ctx, *listen, *target)
+}
+
+// lighttpd becomes lighttpd with mod_wstunnel relaying to --target (the
+// lighttpd peer; see bench.LighttpdConfig).
+func lighttpd(args []string) error {
+	fs := pflag.NewFlagSet("lighttpd", pflag.ContinueOnError)
+	dir := fs.String("dir", os.TempDir(), "directory for the generated lighttpd.conf")
+	listen := fs.String("listen", "127.0.0.1:0", "address to accept on (a fixed port)")
+	target := fs.String("target", "", "console address every WebSocket is tunnelled to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" {
+		return errors.New("lighttpd: --target is required")
+	}
+	return bench.ExecLighttpd(*dir, *listen, *target)
+}
+
+// haproxyTLS runs HAProxy terminating TLS in front of a plain vncrelay
+// (the haproxy-tls peer; see bench.RunHAProxyFront). The vncrelay command
+// line follows "--", its listen address left for this to add.
+func haproxyTLS(args []string) error {
+	fs := pflag.NewFlagSet("haproxy-tls", pflag.ContinueOnError)
+	dir := fs.String("dir", os.TempDir(), "directory for the generated haproxy.cfg")
+	listen := fs.String("listen", "127.0.0.1:0", "address HAProxy accepts TLS on (a fixed port)")
+	cert := fs.String("cert", "", "PEM file with the certificate and its key")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cert == "" || fs.ArgsLenAtDash() < 0 || len(fs.Args()[fs.ArgsLenAtDash():]) == 0 {
+		return errors.New("haproxy-tls: want --cert FILE -- VNCRELAY ARGS")
+	}
+	return bench.RunHAProxyFront(*dir, *listen, *cert, fs.Args()[fs.ArgsLenAtDash():])
 }
 
 // consoles runs fake RFB consoles for the harness in a process of their own.
@@ -203,7 +246,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func presetNames() string {
-	return "vncrelay, websockify, websockify-js, forwarder, vncrelay-nova, nova-novncproxy"
+	return "vncrelay, vncrelay-wss, haproxy-tls, websockify, websockify-js, lighttpd, forwarder, vncrelay-nova, nova-novncproxy"
 }
 
 // novaPlane starts a Nova control plane when a relay's command names

@@ -45,6 +45,9 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.daemon && !isDaemonChild() {
+		return daemonize(stderr)
+	}
 	log, closeLog, err := newLogger(o, stderr)
 	if err != nil {
 		return err
@@ -52,6 +55,10 @@ func run(args []string, stderr io.Writer) error {
 	defer closeLog()
 
 	cfg, tokens, err := o.config(log)
+	if err != nil {
+		return err
+	}
+	certs, err := o.tls.apply(&cfg, log) // tls.go
 	if err != nil {
 		return err
 	}
@@ -69,20 +76,43 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	checkLimits(&cfg, log)
-	if o.pprof != "" {
-		if err := servePprof(o.pprof, log); err != nil {
+	adminAddr, err := adminFlags(o.admin, o.pprof)
+	if err != nil {
+		return err
+	}
+	adm, err := listenAdmin(adminAddr, log) // admin.go; nil when off
+	if err != nil {
+		return err
+	}
+	defer adm.close()
+
+	if o.record != "" {
+		stop, err := startRecording(&cfg, o.record, log)
+		if err != nil {
 			return err
 		}
+		defer stop()
 	}
-
+	if o.traffic {
+		out := newAsyncLog(os.Stdout)
+		defer out.Close()
+		withTraffic(&cfg, out)
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
+	}
+	adm.start(srv, cfg.Resolver)
+	if isDaemonChild() {
+		if err := daemonReady(); err != nil {
+			return err
+		}
 	}
 	var reload func()
 	if tokens != nil {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
 	}
+	reload = withCertReload(reload, certs, log) // tls.go
 	return serve(srv, log, reload)
 }
 
@@ -99,6 +129,8 @@ func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	stopWatchdog := sdReady(srv, log) // systemd.go: READY=1, watchdog
+	defer stopWatchdog()
 	for {
 		select {
 		case err := <-served:
@@ -115,6 +147,7 @@ func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 				continue
 			}
 			log.Info("signal received; draining", "signal", sig.String())
+			sdStopping(log)
 			cut, err := srv.Shutdown(context.Background())
 			if cut > 0 {
 				log.Warn("connections cut at drain timeout", "count", cut)
@@ -139,8 +172,21 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		MaxMessageSize: o.maxMessage, MaxFragments: o.maxFragments, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
 		Logger: log,
 	}
+	if err := o.limits.apply(&cfg, log); err != nil {
+		return cfg, nil, err
+	}
 	if o.checkOrig || len(o.origins) > 0 {
 		cfg.Origins = &auth.OriginPolicy{Allowed: o.origins}
+	}
+	if o.authPlugin != "" {
+		a, err := auth.ParseRequestAuth(o.authPlugin, o.authSource)
+		if err != nil {
+			return cfg, nil, err
+		}
+		if _, ok := a.(auth.ClientCertCNAuth); ok && !o.tls.verifyClient {
+			return cfg, nil, errors.New("--auth-plugin ClientCertCNAuth needs TLS with client certificates: give --cert and --verify-client")
+		}
+		cfg.RequestAuth, cfg.WebAuth = a, o.webAuth
 	}
 	if o.web != "" {
 		if st, err := os.Stat(o.web); err != nil || !st.IsDir() {
@@ -204,12 +250,28 @@ func newLogger(o *options, stderr io.Writer) (*slog.Logger, func(), error) {
 		level = slog.LevelDebug
 	}
 	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
 	switch o.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, hopts)), closeFn, nil
+		h = slog.NewTextHandler(w, hopts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, hopts)), closeFn, nil
+		h = slog.NewJSONHandler(w, hopts)
+	default:
+		closeFn()
+		return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
-	closeFn()
-	return nil, nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	if o.syslog != "" {
+		sink, err := dialSyslog(o.syslog, o.legacySys, o.daemon)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		h = slog.NewMultiHandler(h, syslogHandler(sink, level))
+		closeOthers := closeFn
+		closeFn = func() {
+			closeOthers()
+			_ = sink.Close()
+		}
+	}
+	return slog.New(h), closeFn, nil
 }

@@ -44,16 +44,32 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	for _, a := range args {
 		if a == "-h" || a == "--help" {
 			fmt.Fprint(stderr, nova.Usage(p))
+			fmt.Fprint(stderr, "\nvncrelay's own options:\n  --admin ADDR  serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on ADDR (docs/OPERATIONS.md)\n")
 			return nil
 		}
 	}
-	nc, err := nova.Load(nova.LoadOptions{Proxy: p, Args: args})
+	adminArg, pprofArg, args, err := splitAdminArgs(args) // vncrelay's own options (admin.go)
+	if err != nil {
+		return err
+	}
+	adminAddr, err := adminFlags(adminArg, pprofArg)
+	if err != nil {
+		return err
+	}
+	novaArgs, limits, err := splitLimitArgs(args) // vncrelay's own options: limits.go
+	if err != nil {
+		return err
+	}
+	nc, err := nova.Load(nova.LoadOptions{Proxy: p, Args: novaArgs})
 	if err != nil {
 		return err
 	}
 	if nc.ShowVersion {
 		fmt.Fprintln(stderr, versionString())
 		return nil
+	}
+	if nc.Default.Daemon && !isDaemonChild() {
+		return daemonize(stderr)
 	}
 	log, closeLog, err := novaLogger(nc, stderr)
 	if err != nil {
@@ -66,10 +82,31 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
+	if err := limits.apply(&cfg, log); err != nil {
+		return err
+	}
 	checkLimits(&cfg, log)
+	adm, err := listenAdmin(adminAddr, log)
+	if err != nil {
+		return err
+	}
+	defer adm.close()
+	if nc.Default.Record != "" {
+		stop, err := startRecording(&cfg, nc.Default.Record, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
+	}
+	adm.start(srv, cfg.Resolver)
+	if isDaemonChild() {
+		if err := daemonReady(); err != nil {
+			return err
+		}
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
@@ -117,6 +154,18 @@ func novaEngineConfig(nc *nova.Config, log *slog.Logger) (engine.Config, func(),
 	}
 	storeCfg := nova.TokenStoreConfigFrom(nc, ports)
 	storeCfg.Logger = log
+	security, vencrypt, err := nc.ConsoleSecurity()
+	if err != nil {
+		if compute != nil {
+			_ = compute.Close()
+		}
+		return cfg, nil, err
+	}
+	storeCfg.Security, storeCfg.VeNCrypt = security, vencrypt
+	if storeCfg.VeNCrypt != nil && len(storeCfg.VeNCrypt.Certificates) == 0 {
+		log.Warn("VeNCrypt without a client certificate ([vnc] vencrypt_client_cert, vencrypt_client_key): " +
+			"consoles that verify their clients (QEMU's verify-peer=yes) will refuse the relay")
+	}
 	store, err := nova.NewTokenStore(storeCfg)
 	if err != nil {
 		if compute != nil {

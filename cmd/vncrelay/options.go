@@ -30,8 +30,17 @@ type options struct {
 	logFormat  string
 	demo       bool
 	pprof      string
+	admin      string // admin listener (admin.go)
 	origins    []string
 	checkOrig  bool
+	authPlugin string
+	record     string
+	syslog     string
+	daemon     bool
+	traffic    bool
+	legacySys  bool
+	authSource string
+	webAuth    bool
 
 	maxConns       int
 	maxPending     int
@@ -46,26 +55,23 @@ type options struct {
 	highWater      int
 	loops, workers int
 	readBuffer     int
+
+	tls    tlsOptions   // tls.go
+	limits limitOptions // limits.go
 }
 
 // notBuilt lists websockify options vncrelay does not have yet, with what they
 // are for. Giving one is an error at start: silently ignoring a security
 // option (TLS, auth) would leave a user believing it is in force.
 var notBuilt = []struct{ name, short, what string }{
-	{"cert", "", "TLS"}, {"key", "", "TLS"}, {"key-password", "", "TLS"}, {"ssl-only", "", "TLS"},
-	{"ssl-target", "", "TLS to the console"}, {"verify-client", "", "TLS client certificates"},
-	{"cafile", "", "TLS client certificates"}, {"ssl-version", "", "TLS"}, {"ssl-ciphers", "", "TLS"},
-	{"auth-plugin", "", "auth plugins"}, {"auth-source", "", "auth plugins"}, {"web-auth", "", "auth plugins"},
-	{"record", "", "session recording"}, {"daemon", "D", "daemon mode (use your service manager)"},
 	{"run-once", "", "run-once mode"}, {"timeout", "", "exit when not connected (see --idle-timeout)"},
-	{"inetd", "", "inetd mode"}, {"wrap-mode", "", "wrapping a program"}, {"libserver", "", "the Python library server"},
-	{"syslog", "", "syslog (log to stderr or --log-file)"}, {"legacy-syslog", "", "syslog"},
-	{"traffic", "", "per-frame traffic printing"},
+	{"inetd", "", "inetd mode; not planned: one process per connection is what vncrelay replaces (use socket activation)"},
+	{"wrap-mode", "", "wrapping a program; not planned: vncrelay relays to consoles and does not start them (run the program under your service manager)"},
+	{"libserver", "", "the Python library server; not planned: vncrelay is not a Python library"},
 }
 
 // boolNotBuilt are the notBuilt options that take no value in websockify.
-var boolNotBuilt = map[string]bool{"ssl-only": true, "ssl-target": true, "verify-client": true, "web-auth": true,
-	"daemon": true, "run-once": true, "inetd": true, "libserver": true, "legacy-syslog": true, "traffic": true}
+var boolNotBuilt = map[string]bool{"run-once": true, "inetd": true, "libserver": true}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
@@ -87,10 +93,19 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
 	fs.StringVar(&o.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
 
+	fs.BoolVarP(&o.daemon, "daemon", "D", false, "run in the background, detached from the terminal (log with --log-file or --syslog)")
+	fs.StringVar(&o.syslog, "syslog", "", "also log to the syslog server `SERVER`: host:port (UDP) or a local socket path such as /dev/log")
+	fs.BoolVar(&o.legacySys, "legacy-syslog", false, "with --syslog, use the old BSD syslog header instead of RFC 5424's")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&o.checkOrig, "check-origin", false, "refuse upgrades whose Origin is not the request's host or an --allowed-origin (Nova's rule; websockify checks nothing)")
 	fs.StringSliceVar(&o.origins, "allowed-origin", nil, "`HOST` allowed as Origin besides the request's own host (repeat or comma-separate; implies --check-origin)")
-	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on `ADDR` (a loopback address; off by default)")
+	fs.StringVar(&o.authPlugin, "auth-plugin", "", "websockify auth plugin checked on every upgrade before the token: BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth")
+	fs.StringVar(&o.authSource, "auth-source", "", "the auth plugin's source: user:password (BasicHTTPAuth), Origins or certificate names separated by spaces")
+	fs.BoolVar(&o.webAuth, "web-auth", false, "apply the auth plugin to --web files too")
+	fs.StringVar(&o.record, "record", "", "record each console's traffic to `FILE`.N (websockify's format, replayed by noVNC's playback page)")
+	fs.BoolVar(&o.traffic, "traffic", false, "print websockify's traffic marks for every relayed read to stdout (debugging)")
+	fs.StringVar(&o.admin, "admin", "", "serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on `ADDR`, such as 127.0.0.1:9180 (off by default)")
+	fs.StringVar(&o.pprof, "pprof", "", "older name of --admin, on a loopback `ADDR`")
 	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
 	fs.IntVar(&o.maxPending, "max-pending", 0, "most connections not yet relaying (0: 1024)")
@@ -106,6 +121,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.readBuffer, "read-buffer", 0, "largest read from a socket in bytes, per event loop; also the largest frame sent to a browser (0: 256 KiB)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
+	o.limits.addFlags(fs)
+
+	o.tls.flags(fs) // tls.go
 
 	for _, nb := range notBuilt {
 		if boolNotBuilt[nb.name] {
@@ -121,8 +139,18 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	for _, nb := range notBuilt {
 		if fs.Changed(nb.name) {
-			return nil, fmt.Errorf("--%s (%s) is a websockify option vncrelay does not support yet", nb.name, nb.what)
+			return nil, fmt.Errorf("--%s (%s) is a websockify option vncrelay does not support", nb.name, nb.what)
 		}
+	}
+	switch {
+	case o.authSource != "" && o.authPlugin == "":
+		return nil, errors.New("--auth-source needs --auth-plugin")
+	case o.webAuth && o.authPlugin == "":
+		return nil, errors.New("--web-auth needs --auth-plugin")
+	case o.webAuth && o.web == "":
+		return nil, errors.New("--web-auth needs --web")
+	case o.legacySys && o.syslog == "":
+		return nil, errors.New("--legacy-syslog needs --syslog")
 	}
 	if o.targetCfg != "" {
 		// websockify turns --target-config into the TokenFile plugin.
@@ -198,8 +226,8 @@ websockify's command line. Options:
 `)
 	fmt.Fprint(w, fs.FlagUsages())
 	fmt.Fprint(w, `
-Not supported yet (refused at start): TLS (--cert, --key, --ssl-only, ...),
-auth plugins, --record, --daemon, --run-once, --timeout, --inetd, syslog,
-token plugins of Python modules other than websockify.token_plugins.
+Not supported (refused at start, saying why): --run-once, --timeout (not
+built yet); --inetd, --libserver and wrapping a program (not planned);
+plugins of Python modules other than websockify's own.
 `)
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vncrelay/vncrelay/engine"
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -34,11 +38,19 @@ func TestParseOptions(t *testing.T) {
 		{"target-config with a fixed target", "--target-config /t 6080 h:1", nil, "only one"},
 		{"max-fragments", "--max-fragments 64 6080 h:1", func(o *options) bool { return o.maxFragments == 64 }, ""},
 		{"demo alone", "--demo", func(o *options) bool { return o.listen == "127.0.0.1:6080" }, ""},
-		{"TLS refused", "--cert self.pem 6080 h:1", nil, "--cert (TLS)"},
-		{"ssl-only refused", "--ssl-only 6080 h:1", nil, "--ssl-only"},
-		{"daemon refused", "-D 6080 h:1", nil, "--daemon"},
-		{"auth plugin refused", "--auth-plugin BasicHTTPAuth --auth-source u:p 6080 h:1", nil, "--auth-plugin"},
-		{"record refused", "--record /tmp/r 6080 h:1", nil, "--record"},
+		{"TLS options", "--cert c.pem --key k.pem --key-password pw --ssl-only --ssl-version tlsv1_3 --ssl-ciphers ECDHE-RSA-AES128-GCM-SHA256 --verify-client --cafile ca.pem --ssl-target 6080 h:1",
+			func(o *options) bool {
+				t := o.tls
+				return t.cert == "c.pem" && t.key == "k.pem" && t.keyPassword == "pw" && t.sslOnly && t.version == "tlsv1_3" &&
+					t.ciphers == "ECDHE-RSA-AES128-GCM-SHA256" && t.verifyClient && t.cafile == "ca.pem" && t.sslTarget
+			}, ""},
+		{"daemon", "-D 6080 h:1", func(o *options) bool { return o.daemon }, ""},
+		{"auth plugin", "--auth-plugin BasicHTTPAuth --auth-source u:p --web-auth --web /tmp 6080 h:1",
+			func(o *options) bool { return o.authPlugin == "BasicHTTPAuth" && o.authSource == "u:p" && o.webAuth }, ""},
+		{"auth source without plugin", "--auth-source u:p 6080 h:1", nil, "--auth-source needs --auth-plugin"},
+		{"web-auth without plugin", "--web-auth --web /tmp 6080 h:1", nil, "--web-auth needs --auth-plugin"},
+		{"web-auth without web", "--auth-plugin ExpectOrigin --web-auth 6080 h:1", nil, "--web-auth needs --web"},
+		{"record", "--record /tmp/r 6080 h:1", func(o *options) bool { return o.record == "/tmp/r" }, ""},
 		{"wrapped program refused", "6080 -- vncserver", nil, "wrapping a program"},
 		{"no target", "6080", nil, "no target"},
 		{"two targets", "--unix-target /s 6080 h:1", nil, "only one"},
@@ -101,3 +113,72 @@ func TestConfigPlugins(t *testing.T) {
 		t.Fatal("--log-format xml accepted")
 	}
 }
+
+// TestTLSApply: the TLS options reach the engine's configuration, and
+// mistakes are refused at start with what is wrong.
+func TestTLSApply(t *testing.T) {
+	ca := testutil.NewTestCA(t, "cmd CA")
+	dir := t.TempDir()
+	combined := ca.Server(t, "relay.test").WriteCombined(t, dir, "relay.pem")
+	caFile := ca.WriteCA(t, dir, "ca.pem")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name   string
+		opts   tlsOptions
+		check  func(*engine.Config) bool
+		errHas string
+	}{
+		{"none", tlsOptions{}, func(c *engine.Config) bool { return c.TLS == nil && c.TargetTLS == nil }, ""},
+		{"combined cert, ssl-only", tlsOptions{cert: combined, sslOnly: true},
+			func(c *engine.Config) bool { return c.TLS != nil && c.TLSOnly }, ""},
+		{"ssl-target with a CA file", tlsOptions{sslTarget: true, targetCAFile: caFile},
+			func(c *engine.Config) bool { return c.TargetTLS != nil && c.TargetTLS.RootCAs != nil && c.TLS == nil }, ""},
+		{"ssl-only without a cert", tlsOptions{sslOnly: true}, nil, "--ssl-only needs a certificate"},
+		{"unknown cipher", tlsOptions{cert: combined, ciphers: "HIGH:!aNULL"}, nil, "HIGH, !aNULL"},
+		{"old version", tlsOptions{cert: combined, version: "tlsv1"}, nil, "--ssl-version"},
+		{"target CA without ssl-target", tlsOptions{targetCAFile: caFile}, nil, "--ssl-target"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg engine.Config
+			_, err := tc.opts.apply(&cfg, log)
+			if tc.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("err %v, want one saying %q", err, tc.errHas)
+				}
+				return
+			}
+			if err != nil || !tc.check(&cfg) {
+				t.Fatalf("config %+v, %v", cfg, err)
+			}
+		})
+	}
+}
+
+// TestTraffic: --traffic prints websockify's marks for each relayed read and
+// passes the payload on to the --record recorder.
+func TestTraffic(t *testing.T) {
+	var out strings.Builder
+	var got []string
+	cfg := engine.Config{Recorder: func(int64) engine.ConsoleRecorder { return &collect{&got} }}
+	withTraffic(&cfg, &out)
+	rec := cfg.Recorder(0)
+	rec.Record(1, true, []byte("in"))
+	rec.Record(2, false, []byte("out"))
+	rec.Close()
+	if !strings.HasSuffix(out.String(), "}>{<\n") || !strings.HasPrefix(out.String(), "Traffic legend:") {
+		t.Fatalf("printed %q", out.String())
+	}
+	if strings.Join(got, ",") != "in,out,close" {
+		t.Fatalf("recorder got %q", got)
+	}
+	for _, bad := range []string{"--inetd", "--libserver"} {
+		if _, err := parseOptions([]string{bad, "6080", "h:1"}, io.Discard); err == nil || !strings.Contains(err.Error(), "not planned") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+type collect struct{ got *[]string }
+
+func (c *collect) Record(_ int64, _ bool, p []byte) { *c.got = append(*c.got, string(p)) }
+func (c *collect) Close()                           { *c.got = append(*c.got, "close") }

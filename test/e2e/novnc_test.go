@@ -124,16 +124,17 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 }
 
 // startChromium starts headless Chromium with a fresh profile (the test owns
-// its PID) and returns the port of its DevTools endpoint, for CDP, and its
-// output.
-func startChromium(t *testing.T, browserBin string) (string, *testutil.Buffer) {
+// its PID), and extra flags if any, and returns the port of its DevTools
+// endpoint, for CDP, and its output.
+func startChromium(t *testing.T, browserBin string, extra ...string) (string, *testutil.Buffer) {
 	t.Helper()
 	profile := t.TempDir()
 	blog := &testutil.Buffer{}
-	startProc(t, blog, browserBin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--no-proxy-server", "--user-data-dir="+profile,
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank")
+		"--no-proxy-server", "--user-data-dir=" + profile,
+		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0"}, extra...)
+	startProc(t, blog, browserBin, append(args, "about:blank")...)
 	return devToolsPort(t, profile, blog), blog
 }
 
