@@ -40,7 +40,7 @@ FUZZ_TARGETS := \
 	./nova:FuzzCallEncoding \
 	./bench/rfb:FuzzServerHandshake
 
-.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-tls bench-nova soak clean
+.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-tls bench-nova soak fleet-soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vncrelay
@@ -103,6 +103,17 @@ soak: build
 	$(GO) build -o bin/vncrelay-bench ./cmd/vncrelay-bench
 	bin/vncrelay-bench --scenario soak --runs 1 --duration $(SOAK_TIME) --soak-consoles $(SOAK_CONSOLES) \
 		--concurrency 256 --relay 'vncrelay=$(CURDIR)/bin/vncrelay --heartbeat 5 --token-plugin TokenFile --token-source {tokens} {listen}'
+
+FLEET_ROUNDS ?= 20
+
+# The fleet soak: 3 relays sharing one redis-server behind HAProxy (docs/FLEET.md);
+# each round opens 30 consoles, kills one relay and starts it again, revokes
+# a token; prints the figures of docs/bench/fleet.txt. At most 100 rounds
+# and 10 minutes. TestFleet, its short form, is part of `make e2e`. Needs
+# haproxy and redis-server (.ci/deps.sh); no Node packages.
+fleet-soak:
+	VNCRELAY_FLEET_SOAK=$(FLEET_ROUNDS) $(GO) test -count=1 -timeout 15m -run '^TestFleetSoak$$' -v ./test/e2e/ \
+		| grep -E '^(=== RUN|--- |ok|FAIL|PASS)|fleet_test.go'
 
 clean:
 	rm -rf bin

@@ -57,8 +57,9 @@ type Cache struct {
 	// MaxEntries bounds the entries kept; 0 means DefaultCacheEntries.
 	MaxEntries int
 
-	now func() time.Time // tests
-	sf  singleflight.Group
+	now     func() time.Time // tests
+	sf      singleflight.Group
+	sfCheck singleflight.Group // Recheck's lookups, never joined to Resolve's
 
 	mu      sync.Mutex
 	entries map[string]cacheEntry
@@ -121,6 +122,24 @@ func (c *Cache) lookup(ctx context.Context, token string) (Target, error) {
 		}
 	}
 	return t, err
+}
+
+// Recheck implements Rechecker: it asks the store, whatever is kept for
+// token, and keeps the answer (an unknown token replaces a kept target, so
+// new lookups are refused at once). Concurrent rechecks of one token share a
+// query; a recheck never joins a lookup Resolve started earlier, which may
+// have begun before a revocation.
+func (c *Cache) Recheck(ctx context.Context, token string) (Target, error) {
+	ch := c.sfCheck.DoChan(token, func() (any, error) { return c.lookup(ctx, token) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Target{}, r.Err
+		}
+		return r.Val.(Target), nil
+	case <-ctx.Done():
+		return Target{}, fmt.Errorf("token recheck: %w", ctx.Err())
+	}
 }
 
 // keep stores e for token, sweeping expired entries when the cache is full.

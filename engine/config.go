@@ -15,6 +15,11 @@ import (
 type Config struct {
 	// Listen is the TCP address browsers connect to, "host:port". Required.
 	Listen string
+	// ReusePort sets SO_REUSEPORT on the listening socket: several processes
+	// listen on one port and the kernel spreads new connections among them
+	// (a restart without a gap: see Server.Handover). Every process on the
+	// port must set it, and run as the same user.
+	ReusePort bool
 	// PreferIPv6 makes a Listen host name resolve to its IPv6 address first
 	// (websockify's -6).
 	PreferIPv6 bool
@@ -40,6 +45,13 @@ type Config struct {
 	// enforce_session_timeout does; false lets a console outlive its token,
 	// which is only checked at open (websockify, Nova before 2024.2).
 	EnforceTokenExpiry bool
+	// RevokeCheck, when above zero, asks the token store again at this
+	// interval about every live console's token and closes with 1008 the
+	// consoles whose token is gone or now names another console; a store
+	// that does not answer keeps them (see revoker). Zero checks only at
+	// open. With it on, the engine keeps each live console's token in memory
+	// (a map entry of about 120 bytes plus the token per console).
+	RevokeCheck time.Duration
 	// Recorder, when set, is asked on the loop for a recorder as each
 	// console starts relaying (websockify's --record); it returns nil for a
 	// console it does not record. The ConsoleRecorder gets every payload on

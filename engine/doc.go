@@ -12,7 +12,11 @@
 // loop with EventLoop.Execute and is checked against the session's state.
 //
 // Use: build a Config, call New, then Serve; Shutdown drains. See Config for
-// every limit and its default.
+// every limit and its default. Handover retires a server in favour of
+// another process on the same port (Config.ReusePort) while its consoles
+// go on; Config.RevokeCheck closes live consoles whose token the store has
+// revoked (a revoker goroutine rechecks tokens in batches and posts the
+// closes to the loops).
 //
 // Observing it: Stats (atomic counters) and Latencies (fixed-bucket
 // histograms) read from any goroutine; Loops and Consoles copy per-loop

@@ -111,7 +111,11 @@ func (s *session) browserClosed(err error) {
 		st.pending.Add(-1)
 	}
 	st.closed[s.reason].Add(1)
+	s.revokeToken = ""
 	if s.relayed {
+		if s.srv.revoke != nil {
+			s.srv.revoke.remove(s)
+		}
 		s.srv.stats.consoles.Add(-1)
 		s.logClose()
 	}

@@ -182,6 +182,9 @@ func (s *session) connect(token string) {
 		return
 	}
 	s.dialed = &target // read by openConsole, which the enrollment below runs after
+	if srv.revoke != nil {
+		s.revokeToken = token // likewise
+	}
 	ch, err := s.browser.EventLoop().Enroll(gnet.NewContext(context.Background(), s), nc)
 	if err == nil {
 		res := <-ch
@@ -255,6 +258,10 @@ func (s *session) startRelay() gnet.Action {
 	s.lastActive, s.lastPing = s.loop.now, s.loop.now
 	if d := s.dialed; d != nil && !d.Expires.IsZero() && s.srv.cfg.EnforceTokenExpiry {
 		s.expires = d.Expires.UnixNano()
+	}
+	if r := s.srv.revoke; r != nil && s.dialed != nil {
+		r.add(s, s.revokeToken, s.dialed)
+		s.revokeToken = ""
 	}
 	s.dialed = nil // the setup is over: only the address is kept
 	s.startRecording()

@@ -26,8 +26,10 @@ type rawListener struct {
 var errListenerClosed = errors.New("listener closed")
 
 // listenRaw opens a listening TCP socket on addr. An empty host listens on
-// every address, IPv6 and IPv4 alike where the kernel allows.
-func listenRaw(addr string, preferIPv6 bool) (*rawListener, error) {
+// every address, IPv6 and IPv4 alike where the kernel allows. reusePort sets
+// SO_REUSEPORT, so that other processes (of the same user) listen on the
+// same port and the kernel spreads new connections among them.
+func listenRaw(addr string, preferIPv6, reusePort bool) (*rawListener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w", addr, err)
@@ -51,7 +53,7 @@ func listenRaw(addr string, preferIPv6 bool) (*rawListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen port %q: %w", port, err)
 	}
-	fd, err := bindListen(ip, p)
+	fd, err := bindListen(ip, p, reusePort)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
@@ -65,7 +67,7 @@ func listenRaw(addr string, preferIPv6 bool) (*rawListener, error) {
 
 // bindListen makes the socket: IPv4 for an IPv4 address, IPv6 otherwise; the
 // unspecified address is dual-stack IPv6 when the kernel has IPv6, else IPv4.
-func bindListen(ip net.IP, port int) (int, error) {
+func bindListen(ip net.IP, port int, reusePort bool) (int, error) {
 	var sa unix.Sockaddr
 	family := unix.AF_INET6
 	switch {
@@ -90,6 +92,9 @@ func bindListen(ip net.IP, port int) (int, error) {
 		return -1, fmt.Errorf("socket: %w", err)
 	}
 	opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}}
+	if reusePort {
+		opts = append(opts, [3]int{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1})
+	}
 	if family == unix.AF_INET6 && ip == nil {
 		opts = append(opts, [3]int{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
 	}

@@ -69,11 +69,12 @@ func (ls *loopState) sweep() {
 	}
 }
 
-// goingAway starts the close of every session on the loop (shutdown).
-func (ls *loopState) goingAway() {
+// goingAway starts the close of every session on the loop (shutdown, or
+// the end of a handover when restart).
+func (ls *loopState) goingAway(restart bool) {
 	for i := len(ls.sessions) - 1; i >= 0; i-- {
 		if i < len(ls.sessions) {
-			ls.sessions[i].goingAway()
+			ls.sessions[i].goingAway(restart)
 		}
 	}
 }
@@ -120,6 +121,9 @@ func (s *Server) stopIdle() {
 	s.ln.shutdown()
 	<-s.acceptDone
 	<-s.sweepDone
+	if s.revoke != nil {
+		s.revoke.stop()
+	}
 	s.workers.Wait()
 	_ = s.client.Stop()
 }

@@ -23,6 +23,8 @@ const (
 	ReasonCloseTimeout            // the browser did not take or answer a close frame in time
 	ReasonTokenExpired            // the console's token expired (Config.EnforceTokenExpiry)
 	ReasonTLS                     // the browser's TLS handshake failed, or no slot was free for it
+	ReasonRevoked                 // the store no longer knows the token, or sends it elsewhere (Config.RevokeCheck)
+	ReasonRestart                 // the handover deadline passed (Server.Handover)
 	reasonCount
 )
 
@@ -44,6 +46,8 @@ var reasonNames = [reasonCount]string{
 	ReasonCloseTimeout:     "close_timeout",
 	ReasonTokenExpired:     "token_expired",
 	ReasonTLS:              "tls_error",
+	ReasonRevoked:          "token_revoked",
+	ReasonRestart:          "restart",
 }
 
 func (r Reason) String() string {

@@ -30,6 +30,7 @@ type Server struct {
 	lat     latencies
 	limits  *limiter
 	jobs    chan struct{} // worker slots: a job holds one while it runs
+	revoke  *revoker      // nil unless Config.RevokeCheck
 	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
 	tlsSlots chan struct{}
 
@@ -60,7 +61,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.MaxConnections = ConsoleBudget(nofile)
 	}
-	ln, err := listenRaw(cfg.Listen, cfg.PreferIPv6)
+	ln, err := listenRaw(cfg.Listen, cfg.PreferIPv6, cfg.ReusePort)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +79,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.limits = newLimiter(&cfg)
 	s.handler = &handler{srv: s}
+	if cfg.RevokeCheck > 0 {
+		s.revoke = newRevoker(s, cfg.RevokeCheck)
+	}
 	s.client, err = gnet.NewClient(s.handler,
 		gnet.WithNumEventLoop(cfg.Loops),
 		gnet.WithReadBufferCap(cfg.ReadBufferSize),
@@ -116,6 +120,9 @@ func (s *Server) Serve() error {
 	s.serving = true
 	s.mu.Unlock()
 	go s.sweeper()
+	if s.revoke != nil {
+		s.revoke.start()
+	}
 	go s.acceptLoop()
 	return <-s.serveErr
 }
@@ -125,6 +132,28 @@ func (s *Server) Serve() error {
 // or DrainTimeout passes, whichever is first; then it stops the event loops.
 // It returns the number of connections that had to be cut.
 func (s *Server) Shutdown(ctx context.Context) (cut int, err error) {
+	return s.stop(ctx, 0)
+}
+
+// Handover retires the server in favour of another process on the same port
+// (ReusePort): it stops accepting and closes the listening socket at once,
+// so that the kernel sends every new connection to the other listeners,
+// then keeps the open consoles until they end, keep passes or ctx ends,
+// whichever is first. The consoles left then get close 1012 ("service
+// restart": the browser may reconnect at once, and reaches the new process)
+// and the rest is Shutdown, under DrainTimeout. It returns the number of
+// connections cut at the very end, as Shutdown does.
+//
+// Connections in the listening socket's accept queue when it closes are
+// reset by the kernel, unless net.ipv4.tcp_migrate_req is set (Linux 5.14
+// and later), which moves them to another listener of the port.
+func (s *Server) Handover(ctx context.Context, keep time.Duration) (cut int, err error) {
+	return s.stop(ctx, max(keep, time.Nanosecond))
+}
+
+// stop is Shutdown, after keeping the consoles up to keep when above zero
+// (Handover).
+func (s *Server) stop(ctx context.Context, keep time.Duration) (cut int, err error) {
 	s.mu.Lock()
 	already, serving := s.stopping, s.serving
 	s.stopping = true
@@ -139,8 +168,12 @@ func (s *Server) Shutdown(ctx context.Context) (cut int, err error) {
 		go func() { <-s.sweepStop; close(s.sweepDone) }()
 	}
 	<-s.acceptDone
+	if keep > 0 {
+		s.keepUntilEnd(ctx, keep)
+		ctx = context.Background() // the close below gets its DrainTimeout whatever ended the wait
+	}
 	s.log.Info("shutting down", "consoles", s.stats.consoles.Load(), "connections", s.stats.connections.Load())
-	s.eachLoop(func(ls *loopState) { ls.goingAway() })
+	s.eachLoop(func(ls *loopState) { ls.goingAway(keep > 0) })
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
@@ -158,10 +191,35 @@ func (s *Server) Shutdown(ctx context.Context) (cut int, err error) {
 stop:
 	close(s.sweepStop)
 	<-s.sweepDone
+	if s.revoke != nil {
+		s.revoke.stop()
+	}
 	s.workers.Wait() // workers finish within ConnectTimeout; their results find the loops stopped
 	err = s.client.Stop()
 	s.finish(nil)
 	return cut, err
+}
+
+// keepUntilEnd waits, not accepting, until no connection is left, keep
+// passes or ctx ends.
+func (s *Server) keepUntilEnd(ctx context.Context, keep time.Duration) {
+	s.log.Info("handing over: no longer accepting; keeping open consoles",
+		"consoles", s.stats.consoles.Load(), "connections", s.stats.connections.Load(), "keep", keep)
+	deadline := time.NewTimer(keep)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.stats.connections.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			s.log.Info("handover deadline passed; closing consoles with 1012", "consoles", s.stats.consoles.Load())
+			return
+		case <-tick.C:
+		}
+	}
+	s.log.Info("handover: every connection has ended")
 }
 
 // finish ends Serve with err, once.

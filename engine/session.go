@@ -47,6 +47,10 @@ type session struct {
 	// the console setup needs it (tunnel path, security proxy, expiry) and
 	// drops it when the relay starts: an open console holds only target.
 	dialed *auth.Target
+	// revokeToken is the token, kept only with Config.RevokeCheck on: written
+	// by the connect worker with dialed, handed to the revoker's registry
+	// when the relay starts and cleared.
+	revokeToken string
 
 	// Console setup (Nova): a CONNECT tunnel, the RFB security proxy. The
 	// handshakes are allocated for the sessions that need them and dropped
@@ -159,16 +163,23 @@ func (s *session) tick(now int64) {
 	}
 }
 
-// goingAway starts the close of the session for a server shutdown.
-func (s *session) goingAway() {
-	switch s.state {
-	case stateTLSHandshake:
-		s.setReason(ReasonShutdown)
+// goingAway starts the close of the session for a server shutdown, or at
+// the end of a handover (restart): 1012 then, 1001 otherwise.
+func (s *session) goingAway(restart bool) {
+	why := ReasonShutdown
+	if restart {
+		why = ReasonRestart
+	}
+	switch {
+	case s.state == stateTLSHandshake:
+		s.setReason(why)
 		s.closeBrowser()
-	case stateHandshake, stateConnecting, stateConsoleSetup:
-		s.apply(s.refuse(errShuttingDown, ReasonShutdown))
-	case stateRelaying:
-		s.closeWith(wsframe.CloseGoingAway, "relay shutting down", ReasonShutdown)
+	case s.state == stateHandshake, s.state == stateConnecting, s.state == stateConsoleSetup:
+		s.apply(s.refuse(errShuttingDown, why))
+	case s.state == stateRelaying && restart:
+		s.closeWith(wsframe.CloseServiceRestart, "service restart", why)
+	case s.state == stateRelaying:
+		s.closeWith(wsframe.CloseGoingAway, "relay shutting down", why)
 	}
 }
 

@@ -18,6 +18,8 @@ type Stats struct {
 	BytesIn      uint64 // payload bytes browser → console, of consoles that have closed
 	BytesOut     uint64 // payload bytes console → browser, of consoles that have closed
 	TLS          TLSStats
+	RevokeChecks uint64 // tokens asked of the store by the revocation check (Config.RevokeCheck)
+	RevokeErrors uint64 // of those, lookups the store did not answer (consoles kept)
 	Closed       [reasonCount]uint64
 	// Refusals counts Refused by HTTP status: Refusals[i] is for
 	// RefusalStatuses[i].
@@ -37,6 +39,7 @@ type counters struct {
 	dials, dialFailures, acceptErrors      atomic.Uint64
 	bytesIn, bytesOut                      atomic.Uint64
 	tlsHandshakes, tlsFailures             atomic.Uint64
+	revokeChecks, revokeErrors             atomic.Uint64
 	consoles, connections, pending         atomic.Int64
 	closed                                 [reasonCount]atomic.Uint64
 	refusals                               [refusalSlots]atomic.Uint64
@@ -50,6 +53,7 @@ func (c *counters) snapshot() Stats {
 		Pending: c.pending.Load(), Opened: c.opened.Load(), Refused: c.refused.Load(),
 		BusyRefused: c.busyRefused.Load(), Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(),
 		AcceptErrors: c.acceptErrors.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		RevokeChecks: c.revokeChecks.Load(), RevokeErrors: c.revokeErrors.Load(),
 		TLS: TLSStats{Handshakes: c.tlsHandshakes.Load(), HandshakeFailures: c.tlsFailures.Load()},
 	}
 	for i := range s.Closed {

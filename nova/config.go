@@ -125,12 +125,13 @@ type DefaultOptions struct {
 	Record string
 	// Daemon makes the proxy run in the background (websockify's -D).
 	Daemon bool
-	// SSLOnly refuses plain connections. Not supported yet (TLS).
+	// SSLOnly refuses plain connections; Cert must exist.
 	SSLOnly bool
 	// SourceIsIPv6 prefers IPv6 when resolving the listen host.
 	SourceIsIPv6 bool
 	// Cert is the TLS certificate file, "self.pem" (in the working
-	// directory) by default; Nova serves TLS beside plain HTTP when it exists.
+	// directory) by default; the proxy serves TLS beside plain HTTP when it
+	// exists, as Nova does (TLSServe).
 	Cert string
 	// Key is the TLS key file when not in Cert; "" by default.
 	Key string
@@ -450,12 +451,9 @@ func firstExisting(dirs []string, base string) string {
 func (c *Config) validate() error {
 	d := &c.Default
 	switch {
-	case d.SSLOnly:
-		return fmt.Errorf("[DEFAULT] ssl_only: TLS is %w", ErrUnsupported)
-	case d.Key != "":
-		return fmt.Errorf("[DEFAULT] key: TLS is %w", ErrUnsupported)
-	case d.Cert != "" && fileExists(d.Cert):
-		return fmt.Errorf("[DEFAULT] cert: %s exists, so Nova would serve TLS, which is %w", d.Cert, ErrUnsupported)
+	case d.SSLOnly && !fileExists(d.Cert):
+		// Nova's own words for it: baseproxy refuses to start.
+		return fmt.Errorf("[DEFAULT] ssl_only: SSL only and %s not found", d.Cert)
 	case c.RemoteDebugHost != "" || c.RemoteDebugPort != 0:
 		return fmt.Errorf("[remote_debug]: the Python debugger is %w", ErrUnsupported)
 	}
@@ -475,6 +473,10 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// TLSServe reports whether the proxy serves TLS: [DEFAULT] cert names a
+// file that exists, which is how Nova (websockify) decides.
+func (c *Config) TLSServe() bool { return c.Default.Cert != "" && fileExists(c.Default.Cert) }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)

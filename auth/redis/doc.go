@@ -13,5 +13,7 @@
 // password, or a value that names no console is another error (the engine's
 // 503). Put an auth.Cache in front of a Store: it does not cache.
 //
-// Sentinel and Cluster are not built yet.
+// Beyond websockify: a source "redis-sentinel://..." (see ParseSource) finds
+// the master through Redis Sentinel and follows its failovers, with
+// go-redis's universal client. Cluster is not built.
 package redis

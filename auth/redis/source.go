@@ -11,13 +11,22 @@ import (
 // DefaultPort is the port a source without one uses (websockify's default).
 const DefaultPort = 6379
 
-// Source is a parsed TokenRedis --token-source.
+// Source is a parsed TokenRedis --token-source: one Redis server (Host,
+// Port), or a master found through Redis Sentinel (MasterName set).
 type Source struct {
-	Host      string // host name or IP address, never ""
-	Port      int    // 1-65535; DefaultPort when the source left it out or empty
+	Host      string // host name or IP address; "" only with MasterName
+	Port      int    // 1-65535; DefaultPort when the source left it out or empty; 0 with MasterName
 	DB        int    // database number, 0 or more
 	Password  string // "" for none (AUTH is not sent)
 	Namespace string // "" for none; else keys are Namespace + ":" + token
+
+	// MasterName, when not "", is the Sentinel master to use: the client
+	// asks Sentinels for its address and follows failovers.
+	MasterName string
+	// Sentinels are the Sentinels' host:port addresses (with MasterName).
+	Sentinels []string
+	// SentinelPassword is the Sentinels' own password; "" for none.
+	SentinelPassword string
 }
 
 // ParseSource reads websockify's TokenRedis source
@@ -34,11 +43,19 @@ type Source struct {
 // must be decimal digits in 1-65535, the db decimal digits, and control
 // characters are refused anywhere (websockify's splitting treats a trailing
 // newline specially). Errors quote no field (the password is one).
+//
+// A source starting with SentinelScheme names a Sentinel master instead
+// (vncrelay's own syntax; websockify has no Sentinel support):
+//
+//	redis-sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB][?namespace=NS&sentinel_password=PW]
 func ParseSource(s string) (Source, error) {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f {
 			return Source{}, errors.New("TokenRedis source: control character")
 		}
+	}
+	if strings.HasPrefix(s, SentinelScheme) {
+		return parseSentinel(s)
 	}
 	fields := splitSource(s)
 	if len(fields) > 5 {
@@ -109,12 +126,21 @@ func decimal(s string) (int, bool) {
 	return n, true
 }
 
-// Addr returns host:port for dialing.
-func (s Source) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+// Addr returns host:port for dialing; with MasterName, the master's name
+// (the address is the Sentinels' to tell).
+func (s Source) Addr() string {
+	if s.MasterName != "" {
+		return "sentinel master " + strconv.Quote(s.MasterName)
+	}
+	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+}
 
 // String describes the source for logs: address, db and namespace, never
 // the password.
 func (s Source) String() string {
+	if s.MasterName != "" {
+		return s.sentinelString()
+	}
 	out := fmt.Sprintf("redis://%s/%d", s.Addr(), s.DB)
 	if s.Password != "" {
 		out += " (password set)"

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -46,7 +47,7 @@ func TestParseSource(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
@@ -70,7 +71,8 @@ func TestSourceStringHidesPassword(t *testing.T) {
 // ':' or '"' split back as they were joined, and that errors never quote
 // the source.
 func FuzzParseSource(f *testing.F) {
-	for _, s := range []string{"h", "h:1", "h:1:2:p:n", `h::::"a:b"`, `"::1":6379`, `"`, `""`, `":"`, "::::", `h:"":""`} {
+	for _, s := range []string{"h", "h:1", "h:1:2:p:n", `h::::"a:b"`, `"::1":6379`, `"`, `""`, `":"`, "::::", `h:"":""`,
+		"redis-sentinel://h:1,h:2/m/3?namespace=n", "redis-sentinel://:pw@[::1]:1/m"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -78,6 +80,12 @@ func FuzzParseSource(f *testing.F) {
 		if err != nil {
 			if len(s) > 8 && strings.Contains(err.Error(), s) {
 				t.Fatalf("error quotes the source: %v", err)
+			}
+			return
+		}
+		if strings.HasPrefix(s, SentinelScheme) {
+			if src.MasterName == "" || len(src.Sentinels) == 0 || len(src.Sentinels) > maxSentinels || src.DB < 0 {
+				t.Fatalf("bad Sentinel source %+v", src)
 			}
 			return
 		}

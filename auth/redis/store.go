@@ -31,11 +31,12 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Store resolves tokens with GET on one Redis server. It is safe for
+// Store resolves tokens with GET on one Redis server, or on the master a
+// set of Sentinels names (Source.MasterName). It is safe for
 // concurrent use; Close releases its connections.
 type Store struct {
 	src    Source
-	client *goredis.Client
+	client goredis.UniversalClient
 	limit  time.Duration
 }
 
@@ -48,8 +49,16 @@ func New(src Source, opt Options) *Store {
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
 	}
-	c := goredis.NewClient(&goredis.Options{
-		Addr:                  src.Addr(),
+	addrs := []string{src.Addr()}
+	if src.MasterName != "" {
+		addrs = src.Sentinels
+	}
+	// With a master name the universal client is a failover client: it
+	// asks the Sentinels for the master and reconnects after a failover.
+	c := goredis.NewUniversalClient(&goredis.UniversalOptions{
+		Addrs:                 addrs,
+		MasterName:            src.MasterName,
+		SentinelPassword:      src.SentinelPassword,
 		Password:              src.Password,
 		DB:                    src.DB,
 		Protocol:              2, // RESP2: every Redis websockify users run speaks it

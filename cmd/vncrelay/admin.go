@@ -43,12 +43,18 @@ type admin struct {
 }
 
 // listenAdmin opens the admin listener on addr, before the engine starts, so
-// that a wrong address fails at start. It returns nil for addr "".
-func listenAdmin(addr string, log *slog.Logger) (*admin, error) {
+// that a wrong address fails at start. It returns nil for addr "". With
+// reusePort (--reuse-port) the socket has SO_REUSEPORT: the new process of a
+// handover listens beside the old one, which closes its listener on SIGUSR2.
+func listenAdmin(addr string, reusePort bool, log *slog.Logger) (*admin, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	if reusePort {
+		lc.Control = reusePortControl // reuseport.go
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--admin: %w", err)
 	}

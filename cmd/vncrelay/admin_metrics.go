@@ -40,6 +40,8 @@ var (
 	descClosed           = desc("consoles_closed_total", "Browser connections ended, by reason (refused, web and handshake_timeout are connections that never became consoles).", "reason")
 	descRefusals         = desc("refusals_total", "Requests refused with an HTTP status before the upgrade, by status (503 includes the refusals at accept over the connection limits; other: a status not listed).", "status")
 	descLookupErrors     = desc("token_lookup_errors_total", "Token lookups that failed for another reason than an unknown token (store down, timeout); each was answered 503.")
+	descRevokeChecks     = desc("revoke_checks_total", "Tokens of live consoles asked of the store again by --revoke-check (once per distinct token and round).")
+	descRevokeErrors     = desc("revoke_check_errors_total", "Of those, lookups the store did not answer: the consoles were kept (fail-static).")
 	descDials            = desc("dials_total", "Console dials started.")
 	descDialFailures     = desc("dial_failures_total", "Console dials that failed.")
 	descTLSHandshakes    = desc("tls_handshakes_total", "TLS handshakes, browsers' and consoles' (--ssl-target), by result: ok, or failed (refused, timed out, or no handshake slot free).", "result")
@@ -70,6 +72,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descConsolesOpen, descConnectionsOpen, descPendingOpen, descConnectionsMax, descPendingMax,
 		descAccepted, descAcceptErrors, descOpened, descClosed, descRefusals, descLookupErrors, descDials, descDialFailures,
+		descRevokeChecks, descRevokeErrors,
 		descTLSHandshakes,
 		descBytes, descPauses, descConsolesPaused, descLoopConnections, descLoopConsoles,
 		descWorkersBusy, descWorkersMax, descHandshakeSeconds, descLookupSeconds, descDialSeconds, descSetupSeconds,
@@ -102,6 +105,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDials, st.Dials)
 	counter(descLookupErrors, st.LookupErrors)
 	counter(descDialFailures, st.DialFailures)
+	counter(descRevokeChecks, st.RevokeChecks)
+	counter(descRevokeErrors, st.RevokeErrors)
 	counter(descTLSHandshakes, st.TLS.Handshakes, "ok")
 	counter(descTLSHandshakes, st.TLS.HandshakeFailures, "failed")
 	for r, n := range st.Closed {

@@ -54,7 +54,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	}
 	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	adm, err := listenAdmin("127.0.0.1:0", log)
+	adm, err := listenAdmin("127.0.0.1:0", false, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	adm, err := listenAdmin(adminAddr, log) // admin.go; nil when off
+	adm, err := listenAdmin(adminAddr, o.reusePort, log) // admin.go; nil when off
 	if err != nil {
 		return err
 	}
@@ -113,22 +113,28 @@ func run(args []string, stderr io.Writer) error {
 		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
 	}
 	reload = withCertReload(reload, certs, log) // tls.go
-	return serve(srv, log, reload)
+	return serve(srv, log, reload, o.handover(), adm.closeForHandover)
 }
 
 // serve runs srv until it stops by itself (websockify's --idle-timeout) or
 // a signal stops it: SIGTERM and SIGINT drain, SIGHUP calls reload (when
-// not nil) on a goroutine of its own.
-func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
+// not nil) on a goroutine of its own, SIGUSR2 hands over (engine
+// Server.Handover, keeping consoles up to handover; a later SIGTERM or
+// SIGINT ends the wait). onHandover, when not nil, runs as the handover
+// starts (the admin listener closes, so that health checks reach the new
+// process).
+func serve(srv *engine.Server, log *slog.Logger, reload func(), handover time.Duration, onHandover func()) error {
 	ec := srv.Config()
 	log.Info("vncrelay listening", "addr", srv.Addr().String(), "loops", ec.Loops,
 		"max_connections", ec.MaxConnections, "web", ec.WebDir)
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	var handedOver chan error // set once SIGUSR2 started a handover
+	var endHandover context.CancelFunc
 	stopWatchdog := sdReady(srv, log) // systemd.go: READY=1, watchdog
 	defer stopWatchdog()
 	for {
@@ -139,11 +145,36 @@ func serve(srv *engine.Server, log *slog.Logger, reload func()) error {
 				return nil
 			}
 			return err
+		case err := <-handedOver:
+			return err
 		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
+			switch {
+			case sig == syscall.SIGHUP:
 				if reload != nil {
 					go reload()
 				}
+				continue
+			case handedOver != nil:
+				log.Info("signal received; ending the handover", "signal", sig.String())
+				endHandover()
+				continue
+			case sig == syscall.SIGUSR2:
+				log.Info("signal received; handing over", "signal", sig.String(), "keep", handover)
+				sdStopping(log)
+				if onHandover != nil {
+					onHandover()
+				}
+				var ctx context.Context
+				ctx, endHandover = context.WithCancel(context.Background())
+				defer endHandover()
+				handedOver = make(chan error, 1)
+				go func() {
+					cut, err := srv.Handover(ctx, handover)
+					if cut > 0 {
+						log.Warn("connections cut at drain timeout", "count", cut)
+					}
+					handedOver <- err
+				}()
 				continue
 			}
 			log.Info("signal received; draining", "signal", sig.String())
@@ -170,7 +201,9 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		DrainTimeout:   o.drainTO,
 		MaxConnections: o.maxConns, MaxPendingHandshakes: o.maxPending,
 		MaxMessageSize: o.maxMessage, MaxFragments: o.maxFragments, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
-		Logger: log,
+		Logger:      log,
+		RevokeCheck: time.Duration(o.revokeCheck) * time.Second,
+		ReusePort:   o.reusePort,
 	}
 	if err := o.limits.apply(&cfg, log); err != nil {
 		return cfg, nil, err
@@ -205,7 +238,7 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 	case o.unixTarget != "":
 		cfg.Resolver = auth.Static{Target: auth.Target{Network: "unix", Address: o.unixTarget}}
 	default:
-		r, tf, err := tokenPlugin(o.plugin, o.source, log) // plugins.go
+		r, tf, err := tokenPlugin(o.plugin, o.source, cacheTTL{o.cacheTTL, o.negativeTTL}, log) // plugins.go
 		if err != nil {
 			return cfg, nil, err
 		}

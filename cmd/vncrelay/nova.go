@@ -86,7 +86,11 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		return err
 	}
 	checkLimits(&cfg, log)
-	adm, err := listenAdmin(adminAddr, log)
+	certs, err := novaTLS(nc).apply(&cfg, log) // tls.go
+	if err != nil {
+		return err
+	}
+	adm, err := listenAdmin(adminAddr, false, log)
 	if err != nil {
 		return err
 	}
@@ -110,7 +114,19 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
-	return serve(srv, log, nil)
+	return serve(srv, log, withCertReload(nil, certs, log), time.Hour, adm.closeForHandover) // SIGUSR2 hands over as with websockify options
+}
+
+// novaTLS maps Nova's TLS options to websockify's, which Nova hands them to
+// (nova/cmd/baseproxy.py): TLS is served when [DEFAULT] cert exists, with
+// [DEFAULT] key, ssl_only, and [console] ssl_ciphers and
+// ssl_minimum_version. SIGHUP reloads the certificate.
+func novaTLS(nc *nova.Config) *tlsOptions {
+	if !nc.TLSServe() {
+		return &tlsOptions{noDefaultCert: true}
+	}
+	return &tlsOptions{cert: nc.Default.Cert, key: nc.Default.Key, sslOnly: nc.Default.SSLOnly,
+		version: nc.Console.SSLMinimumVersion, ciphers: nc.Console.SSLCiphers, noDefaultCert: true}
 }
 
 // novaEngineConfig turns a loaded nova.conf into the engine's configuration,

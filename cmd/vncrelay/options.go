@@ -56,8 +56,13 @@ type options struct {
 	loops, workers int
 	readBuffer     int
 
-	tls    tlsOptions   // tls.go
-	limits limitOptions // limits.go
+	revokeCheck int           // seconds; 0 off
+	reusePort   bool          // SO_REUSEPORT on the listening socket
+	handoverTO  time.Duration // SIGUSR2: how long old consoles are kept
+	cacheTTL    time.Duration // found tokens of network stores; 0 default, <0 none
+	negativeTTL time.Duration // unknown tokens likewise
+	tls         tlsOptions    // tls.go
+	limits      limitOptions  // limits.go
 }
 
 // notBuilt lists websockify options vncrelay does not have yet, with what they
@@ -121,6 +126,11 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.readBuffer, "read-buffer", 0, "largest read from a socket in bytes, per event loop; also the largest frame sent to a browser (0: 256 KiB)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
+	fs.BoolVar(&o.reusePort, "reuse-port", false, "listen with SO_REUSEPORT, so that several vncrelay processes share the port (restart without a gap: see SIGUSR2 in docs/FLEET.md)")
+	fs.DurationVar(&o.handoverTO, "handover-timeout", 0, "on SIGUSR2, stop accepting and keep open consoles this long before closing them with 1012 (0: 1h)")
+	fs.DurationVar(&o.cacheTTL, "token-cache-ttl", 0, "how long a token found in Redis or a token API is reused without asking again (0: 2s; below 0: never); a deleted token opens consoles at most this long")
+	fs.DurationVar(&o.negativeTTL, "token-negative-ttl", 0, "how long an unknown token is answered 403 without asking Redis or the token API again (0: 1s; below 0: never)")
+	fs.IntVar(&o.revokeCheck, "revoke-check", 0, "every `SECS` seconds, ask the token store again about live consoles' tokens and close with 1008 those revoked or pointed elsewhere (0: never; see docs/FLEET.md)")
 	o.limits.addFlags(fs)
 
 	o.tls.flags(fs) // tls.go
@@ -163,6 +173,15 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("wrapping a program (websockify's '-- COMMAND') is not supported")
 	}
 	return o, o.positionals(fs.Args())
+}
+
+// handover is how long SIGUSR2 keeps open consoles: --handover-timeout, 1 h
+// when not set.
+func (o *options) handover() time.Duration {
+	if o.handoverTO <= 0 {
+		return time.Hour
+	}
+	return o.handoverTO
 }
 
 // positionals reads "[source_addr:]source_port [target_addr:target_port]".

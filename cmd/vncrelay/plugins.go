@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/auth/jwt"
@@ -27,9 +28,9 @@ var tokenPluginNames = []string{
 // is refused, as is a plugin vncrelay does not have (every class of
 // websockify 0.13's token_plugins is built). Stores reached over
 // the network (Redis, token APIs) are put behind an auth.Cache with its
-// default lifetimes. tf is the TokenFile to load at start and reload on
-// SIGHUP, nil for the other plugins.
-func tokenPlugin(name, source string, log *slog.Logger) (r auth.Resolver, tf *auth.TokenFile, err error) {
+// lifetimes in ttl (zero fields: auth's defaults). tf is the TokenFile to
+// load at start and reload on SIGHUP, nil for the other plugins.
+func tokenPlugin(name, source string, ttl cacheTTL, log *slog.Logger) (r auth.Resolver, tf *auth.TokenFile, err error) {
 	class := name
 	if strings.Contains(name, ".") {
 		if !strings.HasPrefix(name, websockifyPluginModule) {
@@ -52,7 +53,7 @@ func tokenPlugin(name, source string, log *slog.Logger) (r auth.Resolver, tf *au
 				redis.RouteLogs(log)
 				log.Info("token store", "plugin", class, "source", src.String())
 			}
-			r = &auth.Cache{Store: redis.New(src, redis.Options{})}
+			r = ttl.cache(redis.New(src, redis.Options{}))
 		}
 	case "BaseTokenAPI", "JSONTokenApi":
 		format := tokenapi.Text
@@ -61,7 +62,7 @@ func tokenPlugin(name, source string, log *slog.Logger) (r auth.Resolver, tf *au
 		}
 		var api *tokenapi.API
 		if api, err = tokenapi.New(source, format, tokenapi.Options{}); err == nil {
-			r = &auth.Cache{Store: api}
+			r = ttl.cache(api)
 		}
 	case "JWTTokenApi":
 		r, err = jwt.New(source, jwt.Options{}) // verifies each token: no cache needed
@@ -72,4 +73,13 @@ func tokenPlugin(name, source string, log *slog.Logger) (r auth.Resolver, tf *au
 		return nil, nil, fmt.Errorf("--token-source for %s: %w", class, err)
 	}
 	return r, nil, nil
+}
+
+// cacheTTL is --token-cache-ttl and --token-negative-ttl: the lifetimes of
+// the lookup cache in front of network stores, as auth.Cache takes them
+// (0: the default; below 0: nothing kept).
+type cacheTTL struct{ found, unknown time.Duration }
+
+func (c cacheTTL) cache(store auth.Resolver) *auth.Cache {
+	return &auth.Cache{Store: store, TTL: c.found, NegativeTTL: c.unknown}
 }

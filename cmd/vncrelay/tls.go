@@ -22,6 +22,9 @@ type tlsOptions struct {
 	version, ciphers       string
 	targetCAFile           string
 	handshakeTO            time.Duration
+	// noDefaultCert: no ./self.pem lookup when cert is "" (Nova's proxies,
+	// whose configuration has already said whether a certificate exists).
+	noDefaultCert bool
 }
 
 // websockifyDefaultCert is websockify's --cert default: TLS is on when the
@@ -56,7 +59,7 @@ func (t *tlsOptions) apply(cfg *engine.Config, log *slog.Logger) (*tlsconf.Serve
 		return nil, errors.New("--target-cafile is for --ssl-target")
 	}
 	cert := t.cert
-	if cert == "" {
+	if cert == "" && !t.noDefaultCert {
 		if _, err := os.Stat(websockifyDefaultCert); err == nil {
 			cert = websockifyDefaultCert
 			log.Info("TLS with ./self.pem (websockify's default --cert)")

@@ -126,13 +126,16 @@ func openEcho(t *testing.T, addr string) *echoSession {
 }
 
 // tryOpenEcho upgrades and runs the RFB handshake with the echo console.
-func tryOpenEcho(addr string) (*echoSession, bool) {
+func tryOpenEcho(addr string) (*echoSession, bool) { return tryOpenEchoToken(addr, canary) }
+
+// tryOpenEchoToken is tryOpenEcho with another token.
+func tryOpenEchoToken(addr, token string) (*echoSession, bool) {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return nil, false
 	}
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, "GET /?token="+canary+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+	_, _ = io.WriteString(c, "GET /?token="+token+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')

@@ -231,13 +231,20 @@ type wssConsole struct {
 // handshake.
 func dialWSS(t *testing.T, addr string, roots *x509.CertPool) *wssConsole {
 	t.Helper()
+	return dialWSSPath(t, addr, roots, "/websockify?token="+canary, "")
+}
+
+// dialWSSPath is dialWSS with the request's path and extra header lines
+// (each ending in CRLF).
+func dialWSSPath(t *testing.T, addr string, roots *x509.CertPool, path, extra string) *wssConsole {
+	t.Helper()
 	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "localhost"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	_, _ = io.WriteString(c, "GET /websockify?token="+canary+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	_, _ = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: "+addr+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+extra+"\r\n")
 	w := &wssConsole{c: c}
 	head := w.readUntil(t, []byte("\r\n\r\n"))
 	if !bytes.HasPrefix(head, []byte("HTTP/1.1 101")) {
