@@ -37,6 +37,7 @@ FUZZ_TARGETS := \
 	./nova:FuzzParseDatabaseURL \
 	./nova:FuzzParseTransportURL \
 	./nova:FuzzDecodeReply \
+	./nova:FuzzCallEncoding \
 	./bench/rfb:FuzzServerHandshake
 
 .PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-tls bench-nova soak fleet-soak clean
