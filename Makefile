@@ -62,7 +62,7 @@ unit:
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:
-	$(GO) test -count=1 -timeout 15m ./test/e2e/...
+	$(GO) test -count=1 -timeout 25m ./test/e2e/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/')); \
