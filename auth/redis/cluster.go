@@ -108,3 +108,15 @@ func checkCluster(ctx context.Context, c *goredis.ClusterClient) error {
 	}
 	return nil
 }
+
+// reloadSlots asks a Cluster client to read the slot map again, after a
+// command failed: go-redis reloads it by itself only on MOVED, ASK and
+// READONLY replies and once a minute, so without this a master that died
+// and was replaced by its replica stays in the map, and its tokens fail,
+// for up to a minute. The reload runs in the background, one at a time,
+// at most one per 200 ms (go-redis's LazyReload); other sources do nothing.
+func (s *Store) reloadSlots() {
+	if c, ok := s.client.(*goredis.ClusterClient); ok {
+		c.ReloadState(context.Background())
+	}
+}

@@ -13,6 +13,7 @@ import (
 func (s *Store) CheckHealth(ctx context.Context) error {
 	if c, ok := s.client.(*goredis.ClusterClient); ok {
 		if err := checkCluster(ctx, c); err != nil {
+			s.reloadSlots()
 			return fmt.Errorf("redis %s: %w", s.src, err)
 		}
 		return nil

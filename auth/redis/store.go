@@ -103,6 +103,7 @@ func (s *Store) Resolve(ctx context.Context, token string) (auth.Target, error) 
 		return auth.Target{}, auth.ErrUnknownToken
 	}
 	if err != nil {
+		s.reloadSlots()
 		return auth.Target{}, fmt.Errorf("redis GET at %s: %w", s.src.Addr(), err)
 	}
 	t, err := ParseValue(v)

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// RedisCluster is a Redis Cluster of three masters (no replicas) on
-// loopback, started by a test: each node a private redis-server with
+// RedisCluster is a Redis Cluster of three masters (and, from
+// StartClusterWithReplicas, one replica each) on loopback, started by a
+// test: each node a private redis-server with
 // cluster-enabled, its nodes file in the node's temporary directory, its
 // cluster bus on a port of its own, slots assigned by redis-cli --cluster
 // create.
@@ -26,12 +27,25 @@ type RedisCluster struct {
 // redis-cli is.
 func StartCluster(t testing.TB, password string) *RedisCluster {
 	t.Helper()
+	return startCluster(t, password, 0)
+}
+
+// StartClusterWithReplicas is StartCluster with one replica per master (six
+// nodes; redis-cli picks which are replicas): a master killed is replaced
+// by its replica about 1-2 s later.
+func StartClusterWithReplicas(t testing.TB, password string) *RedisCluster {
+	t.Helper()
+	return startCluster(t, password, 1)
+}
+
+func startCluster(t testing.TB, password string, replicas int) *RedisCluster {
+	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
 		t.Fatalf("redis-cli not installed: apt-get install redis-tools")
 	}
 	c := &RedisCluster{password: password}
-	for range 3 {
+	for range 3 * (1 + replicas) {
 		conf := []string{
 			"cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 1000",
 			"cluster-port " + strconv.Itoa(FreePort(t)),
@@ -45,7 +59,7 @@ func StartCluster(t testing.TB, password string) *RedisCluster {
 	for _, n := range c.Nodes {
 		args = append(args, n.Addr())
 	}
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	if password != "" {
 		args = append(args, "-a", password, "--no-auth-warning")
 	}
@@ -122,4 +136,35 @@ func (c *RedisCluster) Owner(t testing.TB, key string) *Redis {
 	}
 	t.Fatalf("no node serves the key's slot")
 	return nil
+}
+
+// WaitReplicated waits up to 10 s until master's replica has every write
+// master has acknowledged (its replication offsets agree).
+func (c *RedisCluster) WaitReplicated(t testing.TB, master *Redis) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info := c.Do(t, master, "INFO", "replication")
+		var own, replica string
+		for _, line := range strings.Split(info, "\n") {
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
+				own = v
+			}
+			if strings.HasPrefix(line, "slave0:") {
+				for _, f := range strings.Split(line, ",") {
+					if v, ok := strings.CutPrefix(f, "offset="); ok {
+						replica = v
+					}
+				}
+			}
+		}
+		if own != "" && own == replica {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not catch up: %s", info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
