@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -36,26 +35,9 @@ func parseCluster(s string) (Source, error) {
 		return fail("nothing may follow the nodes but /?namespace=NS (a Cluster has only db 0)")
 	}
 	var src Source
-	if at := strings.LastIndexByte(hosts, '@'); at >= 0 {
-		user, pw, ok := strings.Cut(hosts[:at], ":")
-		if !ok || user != "" {
-			return fail("credentials must be :PASSWORD@ (no user name)")
-		}
-		p, err := url.PathUnescape(pw)
-		if err != nil {
-			return fail("password: bad percent-encoding")
-		}
-		src.Password, hosts = p, hosts[at+1:]
-	}
-	for _, h := range strings.Split(hosts, ",") {
-		host, port, err := net.SplitHostPort(h)
-		if err != nil || host == "" {
-			return fail("want HOST:PORT[,HOST:PORT...]")
-		}
-		if p, ok := decimal(port); !ok || p < 1 || p > 65535 {
-			return fail("a node's port must be a number 1-65535")
-		}
-		src.Cluster = append(src.Cluster, net.JoinHostPort(host, port))
+	var msg string
+	if src.Password, src.Cluster, msg = parseNodes(hosts, "a node", ""); msg != "" {
+		return fail(msg)
 	}
 	if len(src.Cluster) > maxClusterSeeds {
 		return fail("more than 16 nodes")

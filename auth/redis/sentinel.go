@@ -29,26 +29,9 @@ func parseSentinel(s string) (Source, error) {
 	rest, query, _ := strings.Cut(rest, "?")
 	hosts, path, _ := strings.Cut(rest, "/")
 	var src Source
-	if at := strings.LastIndexByte(hosts, '@'); at >= 0 {
-		user, pw, ok := strings.Cut(hosts[:at], ":")
-		if !ok || user != "" {
-			return fail("credentials must be :PASSWORD@ (no user name)")
-		}
-		p, err := url.PathUnescape(pw)
-		if err != nil {
-			return fail("password: bad percent-encoding")
-		}
-		src.Password, hosts = p, hosts[at+1:]
-	}
-	for _, h := range strings.Split(hosts, ",") {
-		host, port, err := net.SplitHostPort(h)
-		if err != nil || host == "" {
-			return fail("want HOST:PORT[,HOST:PORT...] before the master name")
-		}
-		if p, ok := decimal(port); !ok || p < 1 || p > 65535 {
-			return fail("a Sentinel port must be a number 1-65535")
-		}
-		src.Sentinels = append(src.Sentinels, net.JoinHostPort(host, port))
+	var msg string
+	if src.Password, src.Sentinels, msg = parseNodes(hosts, "a Sentinel", " before the master name"); msg != "" {
+		return fail(msg)
 	}
 	if len(src.Sentinels) > maxSentinels {
 		return fail("more than 16 Sentinels")
@@ -99,4 +82,33 @@ func (s Source) sentinelString() string {
 		out += " namespace " + strconv.Quote(s.Namespace)
 	}
 	return out
+}
+
+// parseNodes reads the ":PASSWORD@HOST:PORT[,HOST:PORT...]" part the
+// Sentinel and Cluster sources share; noun names one node in the messages
+// ("a Sentinel"), where says what may follow the list. msg is "" or what is
+// wrong, quoting nothing from s.
+func parseNodes(s, noun, where string) (password string, nodes []string, msg string) {
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		user, pw, ok := strings.Cut(s[:at], ":")
+		if !ok || user != "" {
+			return "", nil, "credentials must be :PASSWORD@ (no user name)"
+		}
+		p, err := url.PathUnescape(pw)
+		if err != nil {
+			return "", nil, "password: bad percent-encoding"
+		}
+		password, s = p, s[at+1:]
+	}
+	for _, h := range strings.Split(s, ",") {
+		host, port, err := net.SplitHostPort(h)
+		if err != nil || host == "" {
+			return "", nil, "want HOST:PORT[,HOST:PORT...]" + where
+		}
+		if p, ok := decimal(port); !ok || p < 1 || p > 65535 {
+			return "", nil, noun + "'s port must be a number 1-65535"
+		}
+		nodes = append(nodes, net.JoinHostPort(host, port))
+	}
+	return password, nodes, ""
 }
