@@ -6,112 +6,42 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // redisServer is a private redis-server on a loopback port, started by the
-// test and killed at its end.
+// test and killed at its end (testutil.Redis), with the raw RESP helpers
+// these tests use beside the client under test.
 type redisServer struct {
-	cmd  *exec.Cmd
+	*testutil.Redis
 	port int
 }
 
 // startRedis starts Debian's redis-server with no persistence on a free
-// loopback port, with extra config lines (e.g. "requirepass x"). It fails
-// the test when redis-server is not installed, unless
-// VNCRELAY_E2E_OPTIONAL=1.
+// loopback port, with extra config lines (e.g. "requirepass x"); see
+// testutil.StartRedis.
 func startRedis(t testing.TB, extra ...string) *redisServer {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("VNCRELAY_E2E_OPTIONAL") == "1" {
-			t.Skip("redis-server not installed")
-		}
-		t.Fatal("redis-server not installed: apt-get install redis-server (or set VNCRELAY_E2E_OPTIONAL=1 to skip)")
-	}
-	dir := t.TempDir()
-	for attempt := 0; attempt < 3; attempt++ {
-		port := freePort(t)
-		conf := []string{
-			"bind 127.0.0.1", "port " + strconv.Itoa(port), "save \"\"", "appendonly no",
-			"dir " + dir, "daemonize no", "loglevel warning", "logfile \"\"",
-		}
-		conf = append(conf, extra...)
-		cmd := exec.Command(bin, "-")
-		cmd.Stdin = strings.NewReader(strings.Join(conf, "\n") + "\n")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		s := &redisServer{cmd: cmd, port: port}
-		if s.waitReady(5 * time.Second) {
-			t.Cleanup(s.kill)
-			return s
-		}
-		s.kill() // the port was taken meanwhile: try another
-	}
-	t.Fatal("redis-server did not start")
-	return nil
+	r := testutil.StartRedis(t, extra...)
+	return &redisServer{Redis: r, port: r.Port}
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return testutil.FreePort(t) }
 
-// waitReady waits until the server answers (any reply to PING, including
-// NOAUTH) or the process exits.
-func (s *redisServer) waitReady(limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if s.cmd.ProcessState != nil {
-			return false
-		}
-		c, err := net.DialTimeout("tcp", s.addr(), 200*time.Millisecond)
-		if err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write([]byte("PING\r\n"))
-			line, err := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if err == nil && line != "" {
-				return true
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
+func (s *redisServer) addr() string { return s.Addr() }
 
-func (s *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
-
-func (s *redisServer) kill() {
-	if s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGCONT)
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-	}
-}
+func (s *redisServer) kill() { s.Kill() }
 
 // stop and cont freeze and thaw the server: a Redis that accepts
 // connections but never answers.
-func (s *redisServer) stop(t testing.TB) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-}
+func (s *redisServer) stop(t testing.TB) { s.Freeze(t) }
 
-func (s *redisServer) cont() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+func (s *redisServer) cont() { s.Thaw() }
 
 // set writes raw values with a plain RESP connection, independent of the
 // client under test.
