@@ -31,8 +31,6 @@ func startRedis(t testing.TB, extra ...string) *redisServer {
 	return &redisServer{Redis: r, port: r.Port}
 }
 
-func freePort(t testing.TB) int { return testutil.FreePort(t) }
-
 func (s *redisServer) addr() string { return s.Addr() }
 
 func (s *redisServer) kill() { s.Kill() }
