@@ -48,6 +48,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 			return nil
 		}
 	}
+	origArgs := args                                      // SIGHUP reads the same command line again
 	adminArg, pprofArg, args, err := splitAdminArgs(args) // vncrelay's own options (admin.go)
 	if err != nil {
 		return err
@@ -81,7 +82,14 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	var rl *reloader // SIGHUP (reload.go); it releases the token store in force
+	defer func() {
+		if rl == nil {
+			cleanup()
+		} else {
+			rl.close()
+		}
+	}()
 	if err := limits.apply(&cfg, log); err != nil {
 		return err
 	}
@@ -114,7 +122,9 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
-	return serve(srv, log, withCertReload(nil, certs, log), time.Hour, adm.closeForHandover, nil) // SIGUSR2 hands over as with websockify options
+	rl = newReloader(srv, log, func(l *slog.Logger) (*built, error) { return buildNova(p, origArgs, l) },
+		certs, novaFixed(adminArg, pprofArg, nc), cleanup)
+	return serve(srv, log, rl.reload, time.Hour, adm.closeForHandover, nil) // SIGUSR2 hands over as with websockify options
 }
 
 // novaTLS maps Nova's TLS options to websockify's, which Nova hands them to
