@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vncrelay/vncrelay/internal/novatest"
 	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
@@ -118,5 +120,60 @@ func TestCheckConfigCommand(t *testing.T) {
 				t.Fatalf("exit %v, stderr %q; want ok=%t and %q", err, stderr.String(), tt.ok, tt.stderr)
 			}
 		})
+	}
+}
+
+// TestNovaReload: SIGHUP makes nova-novncproxy read its nova.conf again: a
+// new [console] allowed_origins is in force for new consoles, a file
+// naming a missing web root is refused with a log line and the settings in
+// force kept, and a console open across both reloads carries on.
+func TestNovaReload(t *testing.T) {
+	e := startNovaEnv(t)
+	var made []string
+	port := freePort(t)
+	conf := e.novaConf(t, port, "")
+	orig := readFile(t, conf)
+	bin := filepath.Join(t.TempDir(), "nova-novncproxy")
+	if err := os.Symlink(relayBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	addr, proc, logs := startListening(t, []string{bin, "--config-file", conf}, func() []string { return made })
+	tok := e.token(t, novatest.TokenSpec{AccessURLBase: "https://portal.example.test/vnc_lite.html"}, nil)
+	made = append(made, tok)
+	origin := "Origin: https://new.example.test"
+	if s := rawUpgrade(t, addr, "/websockify?token="+tok, origin); s != 403 {
+		t.Fatalf("new origin before the reload: %d, want 403", s)
+	}
+	live := openRaw(t, addr, "/websockify?token="+tok)
+	if v, ok := live.read(12); !ok || string(v) != "RFB 003.008\n" {
+		t.Fatalf("RFB version %q", v)
+	}
+	hup := func(body, want string) {
+		t.Helper()
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := logs.Len()
+		if err := proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitLogAfter(t, logs, n, want)
+	}
+
+	hup(strings.Replace(orig, "allowed_origins = portal.example.test", "allowed_origins = portal.example.test,new.example.test", 1),
+		"configuration reloaded")
+	if s := rawUpgrade(t, addr, "/websockify?token="+tok, origin); s != 101 {
+		t.Fatalf("new origin after the reload: %d, want 101", s)
+	}
+	hup(strings.Replace(orig, "web = /usr/share/novnc", "web = /nonexistent/novnc", 1), "reload refused")
+	if s := rawUpgrade(t, addr, "/websockify?token="+tok, origin); s != 101 {
+		t.Fatalf("new origin after a refused reload: %d, want 101 (the settings in force kept)", s)
+	}
+	// The console opened before both reloads goes on with its handshake.
+	if !live.send([]byte("RFB 003.008\n")) {
+		t.Fatal("send")
+	}
+	if types, ok := live.read(2); !ok || types[0] == 0 {
+		t.Fatalf("security types % x after the reloads", types)
 	}
 }
