@@ -32,6 +32,10 @@ type built struct {
 	fixed []string
 }
 
+// errTLSLoad marks a configuration refused for its TLS settings: the
+// certificate, key or CA files do not load.
+var errTLSLoad = errors.New("TLS")
+
 // quietLog discards the lines building a configuration logs ("TLS on"): a
 // check or a reload says its own outcome.
 var quietLog = slog.New(slog.DiscardHandler)
@@ -59,7 +63,7 @@ func buildWebsockify(args []string, log *slog.Logger) (*built, error) {
 	}
 	certs, err := o.tls.apply(&cfg, quietLog)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errTLSLoad, err)
 	}
 	return &built{cfg: cfg, certs: certs, cleanup: resolverCleanup(cfg.Resolver), fixed: fixedOptions(o)}, nil
 }
@@ -116,7 +120,7 @@ func buildNova(p nova.Proxy, args []string, log *slog.Logger) (*built, error) {
 	}
 	certs, err := novaTLS(nc).apply(&cfg, quietLog)
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("%w: %w", errTLSLoad, err))
 	}
 	return &built{cfg: cfg, certs: certs, cleanup: cleanup, fixed: novaFixed(adminArg, pprofArg, nc)}, nil
 }
@@ -192,7 +196,11 @@ func (r *reloader) reload() {
 	sdNotify(r.log, fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
 	defer sdNotify(r.log, "READY=1")
 	if err := r.apply(); err != nil {
-		r.log.Error("reload refused; the configuration in force is kept", "err", err)
+		msg := "reload refused; the configuration in force is kept"
+		if errors.Is(err, errTLSLoad) {
+			msg = "TLS reload refused; the certificate and configuration in force are kept"
+		}
+		r.log.Error(msg, "err", err)
 		return
 	}
 	cfg := r.srv.Config()
