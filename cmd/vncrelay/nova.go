@@ -130,7 +130,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 // novaTLS maps Nova's TLS options to websockify's, which Nova hands them to
 // (nova/cmd/baseproxy.py): TLS is served when [DEFAULT] cert exists, with
 // [DEFAULT] key, ssl_only, and [console] ssl_ciphers and
-// ssl_minimum_version. SIGHUP reloads the certificate.
+// ssl_minimum_version. SIGHUP reloads the certificate (reload.go).
 func novaTLS(nc *nova.Config) *tlsOptions {
 	if !nc.TLSServe() {
 		return &tlsOptions{noDefaultCert: true}
