@@ -44,7 +44,7 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	for _, a := range args {
 		if a == "-h" || a == "--help" {
 			fmt.Fprint(stderr, nova.Usage(p))
-			fmt.Fprint(stderr, "\nvncrelay's own options:\n  --admin ADDR  serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on ADDR (docs/OPERATIONS.md)\n")
+			fmt.Fprint(stderr, "\nvncrelay's own options:\n  --admin ADDR  serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on ADDR (docs/OPERATIONS.md)\n  --check-config  validate nova.conf and this command line without listening; exit 0, or 1 with the reason\n")
 			return nil
 		}
 	}
