@@ -37,6 +37,7 @@ FUZZ_TARGETS := \
 	./nova:FuzzParseDatabaseURL \
 	./nova:FuzzParseTransportURL \
 	./nova:FuzzDecodeReply \
+	./nova:FuzzCallEncoding \
 	./bench/rfb:FuzzServerHandshake
 
 .PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-tls bench-nova soak fleet-soak clean
@@ -61,7 +62,7 @@ unit:
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:
-	$(GO) test -count=1 -timeout 15m ./test/e2e/...
+	$(GO) test -count=1 -timeout 25m ./test/e2e/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/')); \

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,8 +73,9 @@ type NovaPlane struct {
 	conf    string
 	ttl     time.Duration
 
-	mu   sync.Mutex // one run's tokens at a time
-	last []string   // instances of the previous run, whose tokens go first
+	mu        sync.Mutex // one run's tokens at a time
+	last      []string   // instances of the previous run, whose tokens go first
+	callsSeen int        // compute calls made before this run
 }
 
 // StartNovaPlane starts the plane (about 30 s on 2 cores: Nova's schema
@@ -246,6 +248,7 @@ func (p *NovaPlane) tokens(ctx context.Context, cons *Consoles, n int) (RunToken
 	if err := p.deleteReplyQueues(); err != nil {
 		return RunTokens{}, err
 	}
+	p.callsSeen = len(p.compute.Calls())
 	return RunTokens{Tokens: toks, Vars: map[string]string{"novaconf": p.conf}}, ctx.Err()
 }
 
@@ -287,7 +290,40 @@ func (p *NovaPlane) probe(ctx context.Context) map[string]float64 {
 	count("amqp_conns", "list_connections", "user")
 	count("amqp_channels", "list_channels", "user")
 	count("amqp_reply_queues", "list_queues", "-p", p.rabbit.VHost, "name")
+	p.computeLag(m)
 	return m
+}
+
+// computeLag adds how long the run's compute calls took to reach the
+// stand-in's validate_console_port (from the _context_timestamp the proxy
+// stamped when it built the message to the stand-in's dispatch: publish,
+// broker queue, the stand-in's consumer), in milliseconds: median, 99th
+// percentile and most, and the number of calls; and the longest the
+// stand-in was held writing its own event line to the harness (a stall of
+// the stand-in that is the harness's doing). A proxy's RPC deadline
+// (vncrelay: the 10 s connect timeout; Nova: rpc_response_timeout) that
+// this lag approaches is the stand-in or the broker falling behind, not
+// the proxy.
+func (p *NovaPlane) computeLag(m map[string]float64) {
+	p.mu.Lock()
+	seen := p.callsSeen
+	p.mu.Unlock()
+	calls := p.compute.Calls()
+	if len(calls) <= seen {
+		return
+	}
+	lags := make([]float64, 0, len(calls)-seen)
+	emit := 0.0
+	for _, c := range calls[seen:] {
+		lags = append(lags, c.LagMS)
+		emit = max(emit, c.PrevEmitMS)
+	}
+	m["compute_emit_max_ms"] = emit
+	slices.Sort(lags)
+	m["compute_calls"] = float64(len(lags))
+	m["compute_lag_p50_ms"] = lags[len(lags)/2]
+	m["compute_lag_p99_ms"] = lags[len(lags)*99/100]
+	m["compute_lag_max_ms"] = lags[len(lags)-1]
 }
 
 // deleteReplyQueues deletes the reply queues earlier runs left on the
@@ -362,6 +398,12 @@ var novaFailures = []struct{ pattern, reason string }{
 	{"MessagingTimeout", "compute RPC timed out"},
 	{"nova database unavailable", "database unavailable"},
 	{"compute port check failed", "compute port check failed"},
+	// What vncrelay's compute check failures were (its log line holds the
+	// cause after "compute port check failed").
+	{"compute RPC timed out", "compute RPC timed out (vncrelay: no reply before the connect deadline)"},
+	{"no compute queue for the host", "no compute queue for the host (vncrelay: the broker returned the call)"},
+	{"too many compute RPC calls in flight", "too many compute RPC calls in flight (vncrelay)"},
+	{"broker connection lost", "broker connection lost (vncrelay)"},
 }
 
 // ExplainNovaFailures counts the log lines of logPath that name a known

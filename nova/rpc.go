@@ -248,21 +248,26 @@ func (c *ComputeAPI) ValidateConsolePort(ctx context.Context, inst InstanceInfo,
 	if !inst.Host.Valid || inst.Host.String == "" {
 		return false, fmt.Errorf("validate_console_port for instance %s: %w", inst.UUID, ErrNoHost)
 	}
-	args := jsonObject{
-		{"instance", instancePrimitive(inst)},
-		{"port", port},
-		{"console_type", consoleType},
-	}
-	res, err := c.call(ctx, inst.Host.String, "validate_console_port", args)
+	m := callMessage{inst: &inst, port: port, consoleType: consoleType}
+	res, err := c.call(ctx, inst.Host.String, &m)
 	if err != nil {
 		return false, fmt.Errorf("validate_console_port on %s for instance %s: %w", inst.Host.String, inst.UUID, err)
 	}
 	return string(res) == "true", nil
 }
 
-// call sends method to the compute service of host and waits for its
-// result (JSON), bounded by ctx or DefaultTimeout.
-func (c *ComputeAPI) call(ctx context.Context, host, method string, args jsonObject) (json.RawMessage, error) {
+// call sends m to the compute service of host and waits for its result
+// (JSON), bounded by ctx or DefaultTimeout.
+//
+// The caller's goroutine publishes the call itself and then waits only for
+// the reply: the broker's confirm is not waited for, since the reply (or the
+// broker's return of an unroutable call) comes after it anyway. It is read
+// only when the connection is lost before the reply: a confirmed call is in
+// the compute's queue and its reply will reach our reply queue, which
+// outlives the connection, so the caller keeps waiting; an unconfirmed one
+// is published again on the next connection (same _unique_id, so a compute
+// that got the first copy drops the second: the call stays at most once).
+func (c *ComputeAPI) call(ctx context.Context, host string, m *callMessage) (json.RawMessage, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
@@ -274,35 +279,66 @@ func (c *ComputeAPI) call(ctx context.Context, host, method string, args jsonObj
 		return nil, fmt.Errorf("routing key %q: longer than 255 bytes", routingKey[:40]+"...")
 	}
 	c.stats.calls.Add(1)
-	msg := callMessage{
-		method:   method,
-		args:     args,
-		version:  c.version,
-		msgID:    uuid4(),
-		replyQ:   c.replyQ,
-		uniqueID: uuid4(),
-		context:  adminContext(time.Now(), requestID()),
-	}
+	m.version = c.version
+	m.msgID = uuid4()
+	m.replyQ = c.replyQ
+	m.uniqueID = uuid4()
+	m.requestID = requestID()
+	m.now = time.Now()
 	// Nova asks for call-monitor heartbeats when its timeout is longer than
 	// HEARTBEAT_THRESHOLD; so do we, from the time left.
 	if time.Until(deadline) > callMonitorThreshold {
-		msg.monitor = int(callMonitorThreshold / time.Second)
+		m.monitor = int(callMonitorThreshold / time.Second)
 	}
-	body, err := msg.encode()
-	if err != nil {
-		return nil, err
-	}
+	bp := bodyPool.Get().(*[]byte)
+	body := m.appendBody((*bp)[:0])
+	defer func() {
+		if cap(body) <= 64<<10 {
+			*bp = body[:0]
+			bodyPool.Put(bp)
+		}
+	}()
 	p := &pendingCall{replies: make(chan reply, 4)}
-	if err := c.addPending(msg.msgID, p); err != nil {
+	if err := c.addPending(m.msgID, p); err != nil {
 		return nil, err
 	}
-	defer c.removePending(msg.msgID)
+	defer c.removePending(m.msgID)
 
-	if err := c.publish(ctx, routingKey, body, deadline); err != nil {
-		return nil, c.countErr(err)
+	var lastErr error
+	for attempt := 0; ; {
+		s, err := c.session(ctx)
+		if err != nil {
+			return nil, c.countErr(err)
+		}
+		// The message expires in its queue when the caller stops waiting,
+		// as oslo sets expiration to the call's timeout.
+		ms := max(time.Until(deadline).Milliseconds(), 1)
+		confirm, err := s.publish(ctx, routingKey, body, strconv.FormatInt(ms, 10))
+		if err == nil {
+			var res json.RawMessage
+			res, err = c.wait(ctx, p, m.monitor > 0, s, confirm)
+			if !errors.Is(err, errSessionLost) {
+				return res, c.countErr(err)
+			}
+		} else {
+			// The library refuses a publish only on a closed channel or
+			// connection: the session is ending; wait for the next.
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, c.countErr(timeoutErr(ctx, err))
+		}
+		if errors.Is(err, ErrRPCClosed) {
+			return nil, err
+		}
+		lastErr = err
+		if attempt++; attempt >= maxPublishAttempts {
+			return nil, c.countErr(fmt.Errorf("publish to %s: %w", routingKey, lastErr))
+		}
 	}
-	res, err := c.wait(ctx, p, msg.monitor > 0)
-	return res, c.countErr(err)
 }
 
 // countErr counts a call's outcome and returns err.
@@ -340,35 +376,11 @@ func (c *ComputeAPI) removePending(id string) {
 	c.mu.Unlock()
 }
 
-// maxPublishAttempts bounds re-publishing a call whose publish the broker
-// did not confirm (connection lost, nack). The message keeps its
+// maxPublishAttempts bounds publishing a call again whose publish the broker
+// did not confirm before the connection was lost. The message keeps its
 // _unique_id, so a compute that got the first copy drops the second
 // (oslo's duplicate check): the call stays at most once.
 const maxPublishAttempts = 3
-
-// publish hands the call to the current session and waits for the
-// broker's confirm, moving to the next session when one is lost first.
-func (c *ComputeAPI) publish(ctx context.Context, key string, body []byte, deadline time.Time) error {
-	var lastErr error
-	for range maxPublishAttempts {
-		s, err := c.session(ctx)
-		if err != nil {
-			return err
-		}
-		// The message expires in its queue when the caller stops waiting,
-		// as oslo sets expiration to the call's timeout.
-		ms := max(time.Until(deadline).Milliseconds(), 1)
-		err = s.publish(ctx, key, body, strconv.FormatInt(ms, 10))
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return timeoutErr(ctx, err)
-		}
-		lastErr = err
-	}
-	return fmt.Errorf("publish to %s: %w", key, lastErr)
-}
 
 // timeoutErr wraps ErrRPCTimeout and the context's error, with why.
 func timeoutErr(ctx context.Context, why error) error {
@@ -378,10 +390,12 @@ func timeoutErr(ctx context.Context, why error) error {
 	return fmt.Errorf("%w: %w (%v)", ErrRPCTimeout, ctx.Err(), why)
 }
 
-// wait waits for the call's reply. With monitor set, the compute sends a
-// heartbeat every half callMonitorThreshold; silence for the whole
-// threshold ends the call as oslo's ReplyWaiter does.
-func (c *ComputeAPI) wait(ctx context.Context, p *pendingCall, monitor bool) (json.RawMessage, error) {
+// wait waits for the reply of a call published on session s. With monitor
+// set, the compute sends a heartbeat every half callMonitorThreshold;
+// silence for the whole threshold ends the call as oslo's ReplyWaiter
+// does. When s ends first, wait returns errSessionLost unless the broker
+// had confirmed the publish, and then goes on waiting.
+func (c *ComputeAPI) wait(ctx context.Context, p *pendingCall, monitor bool, s *rpcSession, confirm *amqp.DeferredConfirmation) (json.RawMessage, error) {
 	var silence <-chan time.Time
 	var timer *time.Timer
 	if monitor {
@@ -389,6 +403,7 @@ func (c *ComputeAPI) wait(ctx context.Context, p *pendingCall, monitor bool) (js
 		defer timer.Stop()
 		silence = timer.C
 	}
+	lost := s.done
 	var result json.RawMessage
 	for {
 		select {
@@ -410,6 +425,11 @@ func (c *ComputeAPI) wait(ctx context.Context, p *pendingCall, monitor bool) (js
 			if r.ending {
 				return result, nil
 			}
+		case <-lost:
+			if confirm == nil || !confirm.Acked() {
+				return nil, errSessionLost
+			}
+			lost = nil // in the compute's queue: the reply will come
 		case <-silence:
 			return nil, fmt.Errorf("%w: no heartbeat from the compute for %v", ErrRPCTimeout, callMonitorThreshold)
 		case <-ctx.Done():
@@ -545,9 +565,11 @@ type rpcSession struct {
 	pub    *amqp.Channel // confirm mode; publishes calls
 	cons   *amqp.Channel // consumes the reply queue
 
-	pubReqs chan *publishReq
-	done    chan struct{} // closed when the session ends
-	wg      sync.WaitGroup
+	done chan struct{} // closed when the session ends
+	wg   sync.WaitGroup
+
+	flowMu    sync.Mutex
+	unblocked chan struct{} // not nil while the broker blocks us; closed when it stops
 
 	connClosed chan *amqp.Error
 	pubClosed  chan *amqp.Error
@@ -555,21 +577,25 @@ type rpcSession struct {
 	cancelled  chan string
 }
 
-// publishReq is one publish handed to the session's publisher goroutine,
-// which alone writes to the publish channel: a publish blocked by the
-// broker (flow control) then holds no caller past its deadline.
-type publishReq struct {
-	key, expiration string
-	body            []byte
-	res             chan publishRes
-}
-
-type publishRes struct {
-	confirm *amqp.DeferredConfirmation
-	err     error
-}
-
 var errSessionLost = errors.New("broker connection lost")
+
+// deadlineConn bounds every write to the broker by timeout: callers
+// publish from their own goroutines, and a broker that stops reading (flow
+// control that began after the caller looked, a hung node) must not hold
+// them, or the library's connection lock, for longer. A write that times
+// out breaks the AMQP connection, and the supervisor reconnects.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+// Write sets the write deadline and writes p.
+func (d deadlineConn) Write(p []byte) (int, error) {
+	if err := d.Conn.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
+		return 0, err
+	}
+	return d.Conn.Write(p)
+}
 
 // connect dials one broker and sets up a session, all bounded by
 // DialTimeout and by Close.
@@ -596,8 +622,7 @@ func (c *ComputeAPI) connect(h BrokerHost) (*rpcSession, error) {
 }
 
 // abort tears down a session that failed during setup: closing the socket
-// ends the AMQP connection and with it every goroutine but the publisher,
-// which s.done ends.
+// ends the AMQP connection and with it every goroutine of the session.
 func (s *rpcSession) abort() {
 	_ = s.nc.Close()
 	if s.conn != nil {
@@ -628,6 +653,7 @@ func (c *ComputeAPI) setup(ctx context.Context, h BrokerHost, nc net.Conn) (*rpc
 		}
 		rw = tc
 	}
+	rw = deadlineConn{Conn: rw, timeout: c.cfg.DialTimeout}
 	conn, err := amqp.Open(rw, amqp.Config{
 		// oslo's default rabbit_login_method is AMQPLAIN; PLAIN for brokers
 		// that allow only it.
@@ -651,7 +677,6 @@ func (c *ComputeAPI) setup(ctx context.Context, h BrokerHost, nc net.Conn) (*rpc
 	if err := s.declare(); err != nil {
 		return s, err
 	}
-	s.pubReqs = make(chan *publishReq, 64)
 	s.done = make(chan struct{})
 	s.connClosed = conn.NotifyClose(make(chan *amqp.Error, 1))
 	s.pubClosed = s.pub.NotifyClose(make(chan *amqp.Error, 1))
@@ -663,8 +688,7 @@ func (c *ComputeAPI) setup(ctx context.Context, h BrokerHost, nc net.Conn) (*rpc
 	if err != nil {
 		return s, fmt.Errorf("consume %s: %w", c.replyQ, err)
 	}
-	s.wg.Add(4)
-	go s.publisher()
+	s.wg.Add(3)
 	go s.consume(deliveries)
 	go s.returns(returns)
 	go s.blocked(blocked)
@@ -733,7 +757,7 @@ func closeReason(what string, err *amqp.Error) error {
 	return fmt.Errorf("%s closed: %w", what, err)
 }
 
-// close ends the session: it stops the publisher, deletes the reply queue
+// close ends the session: it deletes the reply queue
 // when the client is closing, closes the connection and waits for the
 // session's goroutines. Every wait on the broker is bounded by a second.
 func (s *rpcSession) close(final bool) {
@@ -750,60 +774,37 @@ func (s *rpcSession) close(final bool) {
 	s.wg.Wait()
 }
 
-// publisher writes the session's publishes, one at a time.
-func (s *rpcSession) publisher() {
-	defer s.wg.Done()
-	for {
+// publish sends one call on the session's publish channel, from the
+// caller's goroutine, and returns the broker's deferred confirm. While the
+// broker blocks the connection (flow control) it waits for the block to
+// lift, bounded by ctx and the session's end; a write that stalls anyway
+// (the block came after the check) is bounded by the socket's write
+// deadline (deadlineConn), which ends the session.
+func (s *rpcSession) publish(ctx context.Context, key string, body []byte, expiration string) (*amqp.DeferredConfirmation, error) {
+	s.flowMu.Lock()
+	unblocked := s.unblocked
+	s.flowMu.Unlock()
+	if unblocked != nil {
 		select {
+		case <-unblocked:
 		case <-s.done:
-			return
-		case r := <-s.pubReqs:
-			dc, err := s.pub.PublishWithDeferredConfirm(s.api.cfg.Exchange, r.key, true, false, amqp.Publishing{
-				// kombu's json serializer, oslo's persistent default.
-				ContentType:     "application/json",
-				ContentEncoding: "utf-8",
-				DeliveryMode:    amqp.Persistent,
-				Expiration:      r.expiration,
-				Body:            r.body,
-			})
-			r.res <- publishRes{dc, err}
+			return nil, errSessionLost
+		case <-ctx.Done():
+			return nil, fmt.Errorf("broker blocked the connection: %w", ctx.Err())
 		}
 	}
-}
-
-// publish sends one message through the publisher and waits for the
-// broker's confirm, bounded by ctx and the session's end.
-func (s *rpcSession) publish(ctx context.Context, key string, body []byte, expiration string) error {
-	req := &publishReq{key: key, expiration: expiration, body: body, res: make(chan publishRes, 1)}
-	select {
-	case s.pubReqs <- req:
-	case <-s.done:
-		return errSessionLost
-	case <-ctx.Done():
-		return ctx.Err()
+	dc, err := s.pub.PublishWithDeferredConfirm(s.api.cfg.Exchange, key, true, false, amqp.Publishing{
+		// kombu's json serializer, oslo's persistent default.
+		ContentType:     "application/json",
+		ContentEncoding: "utf-8",
+		DeliveryMode:    amqp.Persistent,
+		Expiration:      expiration,
+		Body:            body,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errSessionLost, err)
 	}
-	var res publishRes
-	select {
-	case res = <-req.res:
-	case <-s.done:
-		return errSessionLost
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if res.err != nil {
-		return fmt.Errorf("%w: %w", errSessionLost, res.err)
-	}
-	select {
-	case <-res.confirm.Done():
-		if !res.confirm.Acked() {
-			return errors.New("broker did not confirm the publish")
-		}
-		return nil
-	case <-s.done:
-		return errSessionLost
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return dc, nil
 }
 
 // consume routes replies to their calls.
@@ -834,6 +835,15 @@ func (s *rpcSession) returns(ch <-chan amqp.Return) {
 func (s *rpcSession) blocked(ch <-chan amqp.Blocking) {
 	defer s.wg.Done()
 	for b := range ch {
+		s.flowMu.Lock()
+		switch {
+		case b.Active && s.unblocked == nil:
+			s.unblocked = make(chan struct{})
+		case !b.Active && s.unblocked != nil:
+			close(s.unblocked)
+			s.unblocked = nil
+		}
+		s.flowMu.Unlock()
 		if b.Active {
 			s.api.log.Warn("compute RPC: broker blocked the connection", "broker", s.broker.String(), "reason", b.Reason)
 		} else {

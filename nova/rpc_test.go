@@ -259,9 +259,16 @@ func checkCall(t *testing.T, got novatest.ComputeCall, inst InstanceInfo, port, 
 		FieldsSet: []string{"availability_zone", "display_name", "host", "hostname", "id", "launched_on", "node",
 			"power_state", "project_id", "task_state", "user_id", "uuid", "vm_state"},
 		Changes: got.Changes,
+		// Timings of the stand-in, not of the call.
+		LagMS: got.LagMS, PrevEmitMS: got.PrevEmitMS,
 	}
 	if len(got.Changes) != 0 || !strings.HasPrefix(got.ContextReqID, "req-") {
 		t.Errorf("changes %v, request id %q", got.Changes, got.ContextReqID)
+	}
+	if got.LagMS <= 0 {
+		// The stand-in read our _context_timestamp as a time before the call
+		// reached it: the timestamp is UTC, as Nova's.
+		t.Errorf("lag_ms %v: the stand-in did not read our context timestamp as the past", got.LagMS)
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stand-in got\n %+v\nwant\n %+v", got, want)
@@ -561,7 +568,9 @@ func TestRPCConfig(t *testing.T) {
 // BenchmarkRPC measures validate_console_port round trips through a private
 // RabbitMQ node to the Python stand-in (oslo.messaging's server with
 // eventlet, Nova's serializers): "serial" one call at a time, "parallel"
-// from GOMAXPROCS×8 goroutines. p50 and p99 are per-call latencies.
+// from GOMAXPROCS×8 goroutines. p50 and p99 are per-call latencies,
+// cpu-µs/op the process's CPU time per call (the relay's side: encoding,
+// publishing, the reply's routing and decoding).
 func BenchmarkRPC(b *testing.B) {
 	r := novatest.StartRabbitMQ(b)
 	fc := novatest.StartFakeCompute(b, r.URL(), "cmp-b")
@@ -590,15 +599,18 @@ func BenchmarkRPC(b *testing.B) {
 	}
 	b.Run("serial", func(b *testing.B) {
 		lat := make([]time.Duration, 0, b.N)
+		cpu := startCPU()
 		for b.Loop() {
 			lat = append(lat, call())
 		}
+		cpu.report(b, b.N)
 		report(b, lat)
 	})
 	b.Run("parallel", func(b *testing.B) {
 		var mu sync.Mutex
 		lat := make([]time.Duration, 0, b.N)
 		b.SetParallelism(8)
+		cpu := startCPU()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				d := call()
@@ -607,6 +619,7 @@ func BenchmarkRPC(b *testing.B) {
 				mu.Unlock()
 			}
 		})
+		cpu.report(b, b.N)
 		report(b, lat)
 	})
 }

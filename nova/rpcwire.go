@@ -1,7 +1,6 @@
 package nova
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -33,120 +32,6 @@ const (
 	// (message key _timeout) and fails when they stop.
 	callMonitorThreshold = 60 * time.Second
 )
-
-// jsonField is one key of a jsonObject.
-type jsonField struct {
-	key   string
-	value any
-}
-
-// jsonObject is a JSON object that keeps its keys in the order given, so
-// that our messages list their keys in the order Python's dicts have them
-// in Nova's (readers do not depend on it; it keeps captures comparable).
-type jsonObject []jsonField
-
-// MarshalJSON writes the object with its keys in order.
-func (o jsonObject) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, f := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, err := json.Marshal(f.key)
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(f.value)
-		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", f.key, err)
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-// adminContext is Nova's context.get_admin_context() as
-// RequestContextSerializer.serialize_context sends it (nova/context.py
-// RequestContext.to_dict over oslo_context's to_dict): no user, no project,
-// is_admin true, read_deleted "no", a fresh request id and the time of the
-// call; every key prefixed "_context_" in the message
-// (oslo_messaging/_drivers/amqp.py pack_context). The order is to_dict's.
-func adminContext(now time.Time, requestID string) jsonObject {
-	return jsonObject{
-		{"_context_user", nil},
-		{"_context_project_id", nil},
-		{"_context_system_scope", nil},
-		{"_context_project", nil},
-		{"_context_domain", nil},
-		{"_context_user_domain", nil},
-		{"_context_project_domain", nil},
-		{"_context_is_admin", true},
-		{"_context_read_only", false},
-		{"_context_show_deleted", false},
-		{"_context_auth_token", nil},
-		{"_context_request_id", requestID},
-		{"_context_global_request_id", nil},
-		{"_context_resource_uuid", nil},
-		{"_context_roles", []string{}},
-		{"_context_user_identity", "- - - - -"},
-		{"_context_is_admin_project", true},
-		{"_context_user_id", nil},
-		{"_context_read_deleted", "no"},
-		{"_context_remote_address", nil},
-		// nova/utils.py strtime: naive UTC with microseconds, no zone.
-		{"_context_timestamp", now.UTC().Format("2006-01-02T15:04:05.000000")},
-		{"_context_quota_class", nil},
-		{"_context_user_name", nil},
-		{"_context_service_catalog", []string{}},
-		{"_context_project_name", nil},
-	}
-}
-
-// callMessage is one RPC call before encoding.
-type callMessage struct {
-	method   string
-	args     jsonObject // keyword arguments, in the caller's order
-	version  string     // the API version the call needs ("6.0")
-	msgID    string     // _msg_id: uuid4 hex, the key of the reply
-	replyQ   string     // _reply_q: our reply queue
-	monitor  int        // _timeout: call-monitor seconds, 0 for null
-	uniqueID string     // _unique_id: uuid4 hex, the server drops repeats
-	context  jsonObject
-}
-
-// encode returns the AMQP body of the call: the oslo envelope around the
-// message, whose keys come in the order oslo's AMQPDriverBase._send builds
-// them (RPCClient._make_message, then _msg_id, _reply_q, _timeout,
-// _unique_id, then the context). namespace is left out: Nova's compute
-// target has none.
-func (m callMessage) encode() ([]byte, error) {
-	var monitor any
-	if m.monitor > 0 {
-		monitor = m.monitor
-	}
-	msg := jsonObject{
-		{"method", m.method},
-		{"args", m.args},
-		{"version", m.version},
-		{"_msg_id", m.msgID},
-		{"_reply_q", m.replyQ},
-		{"_timeout", monitor},
-		{"_unique_id", m.uniqueID},
-	}
-	msg = append(msg, m.context...)
-	inner, err := json.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s call: %w", m.method, err)
-	}
-	return json.Marshal(jsonObject{
-		{"oslo.version", osloEnvelopeVersion},
-		{"oslo.message", string(inner)},
-	})
-}
 
 // reply is one message from the reply queue for a call, or the broker's
 // return of the call itself.
@@ -185,37 +70,48 @@ const maxReplySize = 1 << 20
 
 var errEnvelope = errors.New("not an oslo message")
 
-// decodeMessage unwraps an AMQP body into the oslo message, as
+// replyFields are the keys of a reply a caller reads, and those of the
+// envelope around it. They are decoded into json.RawMessage and read
+// leniently after, so that a key of an unexpected type fails only itself.
+type replyFields struct {
+	Version json.RawMessage `json:"oslo.version"`
+	Message json.RawMessage `json:"oslo.message"`
+	MsgID   json.RawMessage `json:"_msg_id"`
+	Result  json.RawMessage `json:"result"`
+	Ending  json.RawMessage `json:"ending"`
+	Failure json.RawMessage `json:"failure"`
+}
+
+// decodeMessage unwraps an AMQP body into the oslo message's fields, as
 // oslo_messaging/_drivers/common.py deserialize_msg does: an object with
 // both "oslo.version" and "oslo.message" is an envelope whose version must
 // be compatible with 2.0, its message a JSON string; any other object is
-// taken as the message itself (the format before envelopes).
-func decodeMessage(body []byte) (map[string]json.RawMessage, error) {
+// taken as the message itself (the format before envelopes). Only the
+// fields a reply needs are kept (no map of every key is built).
+func decodeMessage(body []byte) (replyFields, error) {
+	var f replyFields
 	if len(body) > maxReplySize {
-		return nil, fmt.Errorf("%w: body of %d bytes", errEnvelope, len(body))
+		return f, fmt.Errorf("%w: body of %d bytes", errEnvelope, len(body))
 	}
-	var outer map[string]json.RawMessage
-	if err := json.Unmarshal(body, &outer); err != nil {
-		return nil, fmt.Errorf("%w: %w", errEnvelope, err)
+	if err := json.Unmarshal(body, &f); err != nil {
+		return replyFields{}, fmt.Errorf("%w: %w", errEnvelope, err)
 	}
-	rawVer, hasVer := outer["oslo.version"]
-	rawMsg, hasMsg := outer["oslo.message"]
-	if !hasVer || !hasMsg {
-		return outer, nil
+	if f.Version == nil || f.Message == nil {
+		return f, nil
 	}
 	var ver, msg string
-	if err := json.Unmarshal(rawVer, &ver); err != nil {
-		return nil, fmt.Errorf("%w: oslo.version: %w", errEnvelope, err)
+	if err := json.Unmarshal(f.Version, &ver); err != nil {
+		return replyFields{}, fmt.Errorf("%w: oslo.version: %w", errEnvelope, err)
 	}
 	if !versionCompatible(osloEnvelopeVersion, ver) {
-		return nil, fmt.Errorf("%w: envelope version %q", errEnvelope, ver)
+		return replyFields{}, fmt.Errorf("%w: envelope version %q", errEnvelope, ver)
 	}
-	if err := json.Unmarshal(rawMsg, &msg); err != nil {
-		return nil, fmt.Errorf("%w: oslo.message: %w", errEnvelope, err)
+	if err := json.Unmarshal(f.Message, &msg); err != nil {
+		return replyFields{}, fmt.Errorf("%w: oslo.message: %w", errEnvelope, err)
 	}
-	var inner map[string]json.RawMessage
+	var inner replyFields
 	if err := json.Unmarshal([]byte(msg), &inner); err != nil {
-		return nil, fmt.Errorf("%w: oslo.message: %w", errEnvelope, err)
+		return replyFields{}, fmt.Errorf("%w: oslo.message: %w", errEnvelope, err)
 	}
 	return inner, nil
 }
@@ -229,16 +125,16 @@ func decodeReply(body []byte) (msgID string, r reply, err error) {
 	if err != nil {
 		return "", reply{}, err
 	}
-	if err := json.Unmarshal(m["_msg_id"], &msgID); err != nil || msgID == "" {
+	if err := json.Unmarshal(m.MsgID, &msgID); err != nil || msgID == "" {
 		return "", reply{}, fmt.Errorf("%w: no _msg_id", errEnvelope)
 	}
-	if res := m["result"]; len(res) > 0 && string(res) != "null" {
+	if res := m.Result; len(res) > 0 && string(res) != "null" {
 		r.result = res
 	}
-	if raw := m["ending"]; len(raw) > 0 {
+	if raw := m.Ending; len(raw) > 0 {
 		_ = json.Unmarshal(raw, &r.ending)
 	}
-	if raw := m["failure"]; len(raw) > 0 && string(raw) != "null" {
+	if raw := m.Failure; len(raw) > 0 && string(raw) != "null" {
 		r.failure = decodeFailure(raw)
 	}
 	return msgID, r, nil
@@ -272,7 +168,7 @@ func messageID(body []byte) string {
 		return ""
 	}
 	var id string
-	_ = json.Unmarshal(m["_msg_id"], &id)
+	_ = json.Unmarshal(m.MsgID, &id)
 	return id
 }
 

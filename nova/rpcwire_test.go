@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -68,18 +69,17 @@ func TestCallEncoding(t *testing.T) {
 		PowerState: sql.NullInt64{Int64: 1, Valid: true},
 	}
 	m := callMessage{
-		method:   "validate_console_port",
-		args:     jsonObject{{"instance", instancePrimitive(inst)}, {"port", "5901"}, {"console_type", "novnc"}},
-		version:  "6.0",
-		msgID:    "m1",
-		replyQ:   "reply_q1",
-		uniqueID: "u1",
-		context:  adminContext(time.Date(2024, 1, 2, 3, 4, 5, 6000, time.UTC), "req-1"),
+		inst:        &inst,
+		port:        "5901",
+		consoleType: "novnc",
+		version:     "6.0",
+		msgID:       "m1",
+		replyQ:      "reply_q1",
+		uniqueID:    "u1",
+		requestID:   "req-1",
+		now:         time.Date(2024, 1, 2, 3, 4, 5, 6000, time.UTC),
 	}
-	body, err := m.encode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := m.appendBody(nil)
 	var env struct {
 		Version string `json:"oslo.version"`
 		Message string `json:"oslo.message"`
@@ -104,11 +104,86 @@ func TestCallEncoding(t *testing.T) {
 			t.Errorf("message lacks %s", want)
 		}
 	}
+	if ref := referenceBody(t, &m); string(body) != string(ref) {
+		t.Errorf("body differs from encoding/json's:\n ours %s\n json %s", body, ref)
+	}
 	m.monitor = 60
-	body, _ = m.encode()
+	body = m.appendBody(nil)
 	if !strings.Contains(string(body), `\"_timeout\":60`) {
 		t.Errorf("call monitor not sent: %s", body)
 	}
+	if ref := referenceBody(t, &m); string(body) != string(ref) {
+		t.Errorf("body with monitor differs from encoding/json's:\n ours %s\n json %s", body, ref)
+	}
+}
+
+// TestCallEncodingValues encodes instances with every column set, NULL or
+// awkward (quotes, backslashes, control characters, non-ASCII, bytes that
+// are not UTF-8) and checks that the envelope decodes to the message
+// encoding/json makes of the same values.
+func TestCallEncodingValues(t *testing.T) {
+	full := testInstance(7, "5b0e4d8c-3c1a-4e0f-9d2b-0f3b8a1c2d3e", "cmp-1")
+	full.TaskState = sql.NullString{String: "spawning", Valid: true}
+	awkward := full
+	awkward.DisplayName = sql.NullString{String: "a \"quoted\" \\ name\n\t\x01\x1f <tag> & café \u2028 \xff\xfe end", Valid: true}
+	awkward.Hostname = sql.NullString{String: `C:\path\"x"`, Valid: true}
+	tests := []struct {
+		name string
+		inst InstanceInfo
+	}{
+		{name: "all set", inst: full},
+		{name: "all null", inst: InstanceInfo{UUID: "5b0e4d8c-3c1a-4e0f-9d2b-0f3b8a1c2d3e"}},
+		{name: "awkward strings", inst: awkward},
+		{name: "negative and large numbers", inst: InstanceInfo{ID: -1 << 62, UUID: "u", PowerState: sql.NullInt64{Int64: -7, Valid: true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := callMessage{inst: &tt.inst, port: "5900", consoleType: "spice-html5", version: "5.0",
+				msgID: uuid4(), replyQ: "reply_x", uniqueID: uuid4(), requestID: requestID(), now: time.Now()}
+			ours, ref := decodeEnvelope(t, m.appendBody(nil)), decodeEnvelope(t, referenceBody(t, &m))
+			if !reflect.DeepEqual(ours, ref) {
+				t.Fatalf("decoded message differs:\n ours %v\n json %v", ours, ref)
+			}
+		})
+	}
+}
+
+// decodeEnvelope returns the message of an oslo envelope, decoded.
+func decodeEnvelope(t testing.TB, body []byte) map[string]any {
+	t.Helper()
+	var env struct {
+		Message string `json:"oslo.message"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatalf("envelope %q: %v", body, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(env.Message), &m); err != nil {
+		t.Fatalf("message %q: %v", env.Message, err)
+	}
+	return m
+}
+
+// FuzzCallEncoding checks that any instance strings encode to an envelope
+// that decodes back to them.
+func FuzzCallEncoding(f *testing.F) {
+	f.Add("vm café", "host-1", "5900", "a\"b\\c\x00\xff")
+	f.Fuzz(func(t *testing.T, name, host, port, uuid string) {
+		inst := InstanceInfo{ID: 1, UUID: uuid, Host: sql.NullString{String: host, Valid: true},
+			DisplayName: sql.NullString{String: name, Valid: true}}
+		m := callMessage{inst: &inst, port: port, consoleType: "novnc", version: "6.0", msgID: "m", replyQ: "r",
+			uniqueID: "u", requestID: "q", now: time.Unix(0, 0)}
+		msg := decodeEnvelope(t, m.appendBody(nil))
+		data := msg["args"].(map[string]any)["instance"].(map[string]any)["nova_object.data"].(map[string]any)
+		for k, want := range map[string]string{"display_name": name, "host": host, "uuid": uuid} {
+			if got := data[k]; got != string([]rune(want)) {
+				t.Fatalf("%s = %q, want %q", k, got, want)
+			}
+		}
+		if got := msg["args"].(map[string]any)["port"]; got != string([]rune(port)) {
+			t.Fatalf("port = %q, want %q", got, port)
+		}
+	})
 }
 
 func TestIDs(t *testing.T) {

@@ -465,7 +465,7 @@ func TestTokenStoreBoundedPool(t *testing.T) {
 
 // BenchmarkResolve measures one lookup (valid token, no compute check)
 // against the local MariaDB, one goroutine at a time and 4 per CPU, and
-// reports the latency percentiles.
+// reports the latency percentiles and the process's CPU time per lookup.
 func BenchmarkResolve(b *testing.B) {
 	n := novatest.Shared(b)
 	s := newStore(b, n, TokenStoreConfig{})
@@ -489,6 +489,7 @@ func BenchmarkResolve(b *testing.B) {
 				mu.Unlock()
 			}
 			b.ResetTimer()
+			cpu := startCPU()
 			if par == 0 {
 				i := 0
 				run(func() bool { i++; return i <= b.N })
@@ -497,6 +498,7 @@ func BenchmarkResolve(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) { run(pb.Next) })
 			}
 			b.StopTimer()
+			cpu.report(b, b.N)
 			slices.Sort(lat)
 			if len(lat) > 0 {
 				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")

@@ -70,6 +70,16 @@ type ComputeCall struct {
 	ContextClass   string   `json:"context_class"`
 	ContextIsAdmin bool     `json:"context_is_admin"`
 	ContextReqID   string   `json:"context_request_id"`
+	// LagMS is how long the call took to reach validate_console_port,
+	// in milliseconds, from the _context_timestamp the caller stamped
+	// when it built the message (publish, the broker's queue, the
+	// stand-in's consumer and dispatch); negative or NaN if the clocks
+	// disagree, 0 without a timestamp.
+	LagMS float64 `json:"lag_ms"`
+	// PrevEmitMS is how long the stand-in took to write the previous
+	// event line to its stdout (a harness slow to read the pipe stalls
+	// the whole stand-in), in milliseconds.
+	PrevEmitMS float64 `json:"prev_emit_ms"`
 }
 
 // ComputeAnswer is how the stand-in answers validate_console_port for one

@@ -37,6 +37,9 @@ func TestFakeComputeAnswersNova(t *testing.T) {
 		c.PortType != "str" || c.ConsoleType != "novnc" || !c.ContextIsAdmin || c.ContextClass != "nova.context.RequestContext" {
 		t.Errorf("call = %+v", c)
 	}
+	if c.LagMS <= 0 {
+		t.Errorf("lag_ms = %v, want the time since Nova's client stamped the context", c.LagMS)
+	}
 	t.Run("not found", func(t *testing.T) {
 		if err := fc.SetAnswer(uuid, ComputeAnswer{Error: "InstanceNotFound"}); err != nil {
 			t.Fatal(err)

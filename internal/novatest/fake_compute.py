@@ -12,7 +12,8 @@ serve --host H [--host H2 ...] --answers FILE
     manager's RPC API version (6.1), so the oslo dispatcher refuses what a
     real compute would refuse. validate_console_port checks that it received
     a real nova.objects.Instance, evaluates instance.name as the libvirt
-    driver does, prints what it got as one JSON line, and answers from
+    driver does, prints what it got as one JSON line (with lag_ms, the
+    milliseconds since the caller stamped the context), and answers from
     FILE, re-read on every call: {"<instance uuid>": {"port": "5900"}} ->
     True when the port matches; {"hang": seconds} -> sleeps first;
     {"error": "InstanceNotFound"} -> raises it as the libvirt driver does for
@@ -39,6 +40,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 import eventlet
 
@@ -49,11 +51,19 @@ from nova import objects
 from nova import rpc
 from nova.objects import base as objects_base
 import oslo_messaging as messaging
+from oslo_utils import timeutils
+
+
+# How long the previous emit() took to write its line: the harness reads
+# the pipe, and a full pipe stalls this whole (green-threaded) process.
+_last_emit_ms = [0.0]
 
 
 def emit(obj):
+    begin = time.monotonic()
     sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
+    _last_emit_ms[0] = (time.monotonic() - begin) * 1000
 
 
 class ComputeStandIn(object):
@@ -73,7 +83,16 @@ class ComputeStandIn(object):
 
     @messaging.expected_exceptions(exception.InstanceNotFound)
     def validate_console_port(self, ctxt, instance, port, console_type):
+        # How long the call took to get here from the caller's clock
+        # (the context's timestamp: when the caller built the message):
+        # publish, broker queue, this process's consumer and dispatch.
+        lag_ms = None
+        stamp = getattr(ctxt, 'timestamp', None)
+        if stamp is not None:
+            lag_ms = round((timeutils.utcnow() - stamp).total_seconds() * 1000, 3)
         event = {
+            'lag_ms': lag_ms,
+            'prev_emit_ms': round(_last_emit_ms[0], 3),
             'event': 'call',
             'server': self.host,
             'is_instance': isinstance(instance, objects.Instance),
