@@ -12,6 +12,7 @@ import (
 
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/wsframe"
 )
 
 // echoes sends p on an open console and checks it comes back byte-exact.
@@ -120,4 +121,25 @@ func TestReloadRefused(t *testing.T) {
 			echoes(t, old, []byte(tt.name))
 		})
 	}
+}
+
+// TestReloadRevokeCheck: with the revocation check on, a reload to a token
+// source without the console's token closes the console at the next round
+// (the check asks the new source), with 1008; the old source still has it.
+func TestReloadRevokeCheck(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.RevokeCheck = revokeEvery })
+	w := e.dial()
+	w.rfbHandshake()
+	echoes(t, w, []byte("before"))
+	empty := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(empty, []byte("other-token: 127.0.0.1:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.srv.Config()
+	cfg.Resolver = &auth.TokenFile{Path: empty}
+	if err := e.srv.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	w.expectClose(wsframe.ClosePolicyViolation)
+	waitFor(t, "counted as revoked", func() bool { return e.srv.Stats().Closed[ReasonRevoked] == 1 })
 }
