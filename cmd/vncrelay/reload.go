@@ -140,9 +140,10 @@ func resolverCleanup(r auth.Resolver) func() {
 
 // checkConfig is --check-config: it builds the configuration as a start
 // would, without listening, and says whether it is good. The error is the
-// reason it is not.
+// reason it is not. Warnings go to stderr.
 func checkConfig(build func(*slog.Logger) (*built, error), stderr io.Writer) error {
-	b, err := build(quietLog)
+	// Warnings a start would log (a database not answering yet) are shown.
+	b, err := build(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return fmt.Errorf("configuration refused: %w", err)
 	}

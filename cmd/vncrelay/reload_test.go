@@ -75,8 +75,8 @@ func TestCheckConfig(t *testing.T) {
 			case tt.err != "" && !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tt.err)):
 				t.Fatalf("error %q does not say %q", err, tt.err)
 			}
-			if err != nil && strings.Contains(err.Error(), "secret") {
-				t.Fatalf("the database password reached the message: %v", err)
+			if (err != nil && strings.Contains(err.Error(), "secret")) || strings.Contains(out.String(), "secret") {
+				t.Fatalf("the database password reached the output: %v\n%s", err, out.String())
 			}
 		})
 	}
