@@ -75,9 +75,9 @@ var ErrNeedsRestart = errors.New("needs a restart")
 // Every other field is fixed at New: when cfg (defaults filled in as New
 // fills them) differs from the configuration in force in any of them,
 // nothing changes and the error, wrapping ErrNeedsRestart, names them. A
-// nil Resolver is refused too. Pointer and function fields (TLS,
-// TargetTLS, Recorder) are compared by being set or not; Logger and
-// MaxConnections left zero are not compared.
+// nil Resolver is refused too. Pointer fields (TLS, TargetTLS) are
+// compared by being set or not; function fields (Recorder), Logger and
+// MaxConnections left zero are not compared, and stay as they are.
 //
 // The old Resolver may still be in use by requests that read the old
 // policy, for up to ConnectTimeout after Reload returns: release its
@@ -120,7 +120,9 @@ func restartFields(a, b *Config) []string {
 		fa, fb := va.Field(i), vb.Field(i)
 		var same bool
 		switch fa.Kind() {
-		case reflect.Pointer, reflect.Func, reflect.Interface:
+		case reflect.Func:
+			same = true // hooks (Recorder) are fixed at New; not compared
+		case reflect.Pointer, reflect.Interface:
 			same = fa.IsNil() == fb.IsNil()
 		case reflect.Slice:
 			same = fa.Len() == fb.Len()
