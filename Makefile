@@ -24,6 +24,7 @@ FUZZ_TARGETS := \
 	./auth/tokenapi:FuzzParseTemplate \
 	./auth/tokenapi:FuzzParseAnswer \
 	./auth/jwt:FuzzParseKey \
+	./auth/jwt:FuzzDecryptJWE \
 	./rfb:FuzzConsoleHandshake \
 	./rfb:FuzzConsoleVeNCrypt \
 	./rfb:FuzzBrowserHandshake \

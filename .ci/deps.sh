@@ -13,6 +13,7 @@ pkgs=(
   x11-xserver-utils           # xsetroot: paints the root window (e2e)
   chromium                    # headless browser running noVNC (e2e)
   websockify                  # the relay vncrelay replaces: comparisons, token plugin reference
+  python3-jwcrypto            # JWTTokenApi JWS and JWE differential (auth/jwt); also pulled in by websockify
   qemu-system-x86             # real VNC and serial consoles (rfb, nova, e2e)
   mariadb-server              # Nova's database, started privately by the tests (nova)
   rabbitmq-server             # Nova's message bus, started privately by the tests (nova)

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -69,8 +71,10 @@ type entry struct {
 }
 
 // New starts a recorder writing to files PREFIX.1, PREFIX.2, ... (the
-// directory of prefix must exist). A file that exists is not overwritten:
-// that console goes unrecorded and the error is logged.
+// directory of prefix must exist), numbered on after the largest PREFIX.N
+// already there, so that a restart keeps every earlier recording. A file
+// is never overwritten: when a number is taken meanwhile (another process
+// recording with the same prefix), the next free one is used.
 func New(prefix string, o Options) (*Recorder, error) {
 	if prefix == "" {
 		return nil, errors.New("record: empty file prefix")
@@ -91,6 +95,7 @@ func New(prefix string, o Options) (*Recorder, error) {
 	}
 	r := &Recorder{prefix: abs, max: o.QueueBytes, log: log, q: make(chan entry, queueEntries),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	r.next.Store(lastNumber(abs)) // a restart goes on after the files already there
 	go r.writer()
 	return r, nil
 }
@@ -186,6 +191,34 @@ func (c *Console) Close() {
 	}
 }
 
+// maxNumberTries bounds the search for a free file number at one open.
+const maxNumberTries = 1000
+
+// lastNumber returns the largest N of the files PREFIX.N that exist, 0 if
+// none: recording goes on after them.
+func lastNumber(prefix string) uint64 {
+	names, _ := filepath.Glob(globEscape(prefix) + ".*")
+	var last uint64
+	for _, n := range names {
+		if v, err := strconv.ParseUint(strings.TrimPrefix(n, prefix+"."), 10, 64); err == nil && v > last {
+			last = v
+		}
+	}
+	return last
+}
+
+// globEscape escapes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func (r *Recorder) path(id uint64) string { return r.prefix + "." + strconv.FormatUint(id, 10) }
 
 // writer is the one goroutine that touches the files.
@@ -237,6 +270,12 @@ func (r *Recorder) write(e entry, open map[*Console]struct{}) {
 	switch e.kind {
 	case kindOpen:
 		f, err := os.OpenFile(r.path(c.id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		for tries := 0; errors.Is(err, fs.ErrExist) && tries < maxNumberTries; tries++ {
+			// Another process records with the same prefix (a handover's
+			// new relay): take the next free number, never overwrite.
+			c.id = r.next.Add(1)
+			f, err = os.OpenFile(r.path(c.id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
 		if err != nil {
 			r.log.Error("recording not written", "err", err)
 			c.bad = true

@@ -129,21 +129,35 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// TestExistingFileKept: a recording never overwrites a file.
+// TestExistingFileKept: a recording never overwrites a file. A restart
+// numbers on after the files there; a number taken by another process after
+// the start is skipped.
 func TestExistingFileKept(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rec.1"), []byte("precious"), 0o600); err != nil {
-		t.Fatal(err)
+	for name, data := range map[string]string{"rec.1": "precious", "rec.7": "older run", "rec.notes": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r, err := New(filepath.Join(dir, "rec"), Options{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process takes rec.8 after this one started.
+	if err := os.WriteFile(filepath.Join(dir, "rec.8"), []byte("other process"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := r.Start(time.Now().UnixNano())
 	c.Record(time.Now().UnixNano(), false, []byte("data"))
 	c.Close()
 	_ = r.Close()
-	if b, _ := os.ReadFile(filepath.Join(dir, "rec.1")); string(b) != "precious" {
-		t.Fatalf("overwritten: %q", b)
+	for name, want := range map[string]string{"rec.1": "precious", "rec.7": "older run", "rec.8": "other process"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != want {
+			t.Fatalf("%s overwritten: %q", name, b)
+		}
+	}
+	server, _, eof := replay(t, filepath.Join(dir, "rec.9"))
+	if !eof || string(server) != "data" {
+		t.Fatalf("rec.9: %q eof %v", server, eof)
 	}
 }

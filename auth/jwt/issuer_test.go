@@ -73,6 +73,10 @@ func newIssuer(t testing.TB) *issuer {
 		t.Fatal(err)
 	}
 	write("rsa-private.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if der, err = x509.MarshalECPrivateKey(is.ec256); err != nil {
+		t.Fatal(err)
+	}
+	write("ec256-private.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
 	write("hmac.key", []byte(base64.RawURLEncoding.EncodeToString(is.hmac)))
 	write("hmac-newline.key", []byte(base64.RawURLEncoding.EncodeToString(is.hmac)+"\n"))
 	return is

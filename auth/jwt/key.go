@@ -12,12 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
-// Key is a verification key and the JWS algorithms it may verify.
+// Key is a verification key and the JWS algorithms it may verify, and,
+// when the key file holds a private or symmetric key, the decryption key
+// and the JWE key-management algorithms it may decrypt.
 type Key struct {
 	verify  any      // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or []byte (HMAC)
 	methods []string // "alg" values accepted
+
+	decrypt any                 // *rsa.PrivateKey, *ecdsa.PrivateKey, []byte (HMAC) or nil
+	keyAlgs []jose.KeyAlgorithm // JWE "alg" values accepted; empty when decrypt is nil
 }
 
 // Methods returns the "alg" values the key verifies.
@@ -34,6 +41,9 @@ func (k Key) Methods() []string { return append([]string(nil), k.methods...) }
 //   - Otherwise the text is the HMAC key in base64url (JWK "k"; padding
 //     allowed) and verifies HS256/384/512.
 //
+// A private RSA or EC key, and an HMAC key, also decrypt JWE tokens (see
+// JWEKeyAlgorithms); a public key or a certificate decrypts none.
+//
 // Differences: white space around the text is dropped (jwcrypto refuses a
 // "k" that ends in a newline, so websockify fails every lookup with such a
 // file); an empty or undecodable key, or a PEM block of another type, is an
@@ -41,11 +51,21 @@ func (k Key) Methods() []string { return append([]string(nil), k.methods...) }
 // key.
 func ParseKey(data []byte) (Key, error) {
 	if block, _ := pem.Decode(data); block != nil {
-		pub, err := pemPublicKey(block)
+		raw, err := pemKey(block)
 		if err != nil {
 			return Key{}, err
 		}
-		return keyFor(pub)
+		k, err := keyFor(publicOf(raw))
+		if err != nil {
+			return Key{}, err
+		}
+		switch priv := raw.(type) {
+		case *rsa.PrivateKey:
+			k.decrypt, k.keyAlgs = priv, rsaKeyAlgs
+		case *ecdsa.PrivateKey:
+			k.decrypt, k.keyAlgs = priv, ecKeyAlgs
+		}
+		return k, nil
 	}
 	text := strings.TrimRight(strings.TrimSpace(string(data)), "=")
 	if text == "" {
@@ -61,11 +81,44 @@ func ParseKey(data []byte) (Key, error) {
 	if len(secret) == 0 {
 		return Key{}, errors.New("JWT key file: empty HMAC key")
 	}
-	return Key{verify: secret, methods: []string{"HS256", "HS384", "HS512"}}, nil
+	return Key{verify: secret, methods: []string{"HS256", "HS384", "HS512"}, decrypt: secret, keyAlgs: octKeyAlgs}, nil
 }
 
-// pemPublicKey returns the public key of a PEM block.
-func pemPublicKey(b *pem.Block) (any, error) {
+// The JWE key-management algorithms each kind of key decrypts: those of
+// jwcrypto's default list (which websockify uses) that fit the key's type,
+// without PBES2 (the token would choose how many PBKDF2 rounds each lookup
+// costs) and without RSA1_5 (not in jwcrypto's default list; padding
+// oracle). go-jose also refuses a key of the wrong size for A*KW, A*GCMKW
+// and dir.
+var (
+	rsaKeyAlgs = []jose.KeyAlgorithm{jose.RSA_OAEP, jose.RSA_OAEP_256}
+	ecKeyAlgs  = []jose.KeyAlgorithm{jose.ECDH_ES, jose.ECDH_ES_A128KW, jose.ECDH_ES_A192KW, jose.ECDH_ES_A256KW}
+	octKeyAlgs = []jose.KeyAlgorithm{
+		jose.DIRECT, jose.A128KW, jose.A192KW, jose.A256KW,
+		jose.A128GCMKW, jose.A192GCMKW, jose.A256GCMKW,
+	}
+	// contentEncs are the JWE "enc" values accepted with every key.
+	contentEncs = []jose.ContentEncryption{
+		jose.A128GCM, jose.A192GCM, jose.A256GCM,
+		jose.A128CBC_HS256, jose.A192CBC_HS384, jose.A256CBC_HS512,
+	}
+)
+
+// JWEKeyAlgorithms returns the JWE "alg" values the key decrypts: none for
+// a public key; RSA-OAEP and RSA-OAEP-256 for a private RSA key; ECDH-ES
+// and ECDH-ES+A128KW/A192KW/A256KW for a private EC key; dir, A128KW,
+// A192KW, A256KW, A128GCMKW, A192GCMKW and A256GCMKW for an HMAC key (the
+// key's size picks which of these work).
+func (k Key) JWEKeyAlgorithms() []string {
+	out := make([]string, len(k.keyAlgs))
+	for i, a := range k.keyAlgs {
+		out[i] = string(a)
+	}
+	return out
+}
+
+// pemKey returns the key of a PEM block, private if the block holds one.
+func pemKey(b *pem.Block) (any, error) {
 	var key any
 	var err error
 	switch b.Type {
@@ -90,15 +143,20 @@ func pemPublicKey(b *pem.Block) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("JWT key file: PEM %s: %w", b.Type, err)
 	}
+	return key, nil
+}
+
+// publicOf returns the public half of a private key, or key itself.
+func publicOf(key any) any {
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		return &k.PublicKey, nil
+		return &k.PublicKey
 	case *ecdsa.PrivateKey:
-		return &k.PublicKey, nil
+		return &k.PublicKey
 	case ed25519.PrivateKey:
-		return k.Public(), nil
+		return k.Public()
 	}
-	return key, nil
+	return key
 }
 
 // keyFor pins the algorithms to the public key's type.

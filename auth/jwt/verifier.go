@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,14 +97,23 @@ func (v *Verifier) currentKey() (Key, error) {
 // tokenapi.ParseJSONAnswer reads a JSON token API's answer ("unix_socket"
 // makes the port a socket path). Target.Expires is exp.
 //
+// A JWE compact token (five segments) is decrypted first with the same key,
+// as websockify does (see decryptJWE); its plaintext must be a JWS compact
+// token, verified as above.
+//
 // Every failure of the token (bad signature, wrong algorithm, expired, not
-// yet valid, malformed, encrypted, no host or port) is
+// yet valid, malformed, cannot be decrypted, no host or port) is
 // auth.ErrUnknownToken, as websockify answers it; a key file that cannot be
 // read is another error (503).
 func (v *Verifier) Resolve(_ context.Context, token string) (auth.Target, error) {
 	key, err := v.currentKey()
 	if err != nil {
 		return auth.Target{}, err
+	}
+	if strings.Count(token, ".") == 4 {
+		if token, err = decryptJWE(key, token); err != nil {
+			return auth.Target{}, fmt.Errorf("%w: JWE: %w", auth.ErrUnknownToken, err)
+		}
 	}
 	claims := gojwt.MapClaims{}
 	p := gojwt.NewParser(

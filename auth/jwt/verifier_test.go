@@ -30,7 +30,7 @@ func jwtCases(t testing.TB, is *issuer) []jwtCase {
 		}
 		return c
 	}
-	return []jwtCase{
+	return append([]jwtCase{
 		{"RS256", "rsa.pem", sign(t, gojwt.SigningMethodRS256, is.rsa, vm), "10.0.0.1:5901", ""},
 		{"PS384", "rsa.pem", sign(t, gojwt.SigningMethodPS384, is.rsa, vm), "10.0.0.1:5901", ""},
 		{"RS256, private key file", "rsa-private.pem", sign(t, gojwt.SigningMethodRS256, is.rsa, vm), "10.0.0.1:5901", ""},
@@ -60,7 +60,7 @@ func jwtCases(t testing.TB, is *issuer) []jwtCase {
 		{"not a JWT", "rsa.pem", "vm1", "unknown", ""},
 		{"five segments (JWE)", "rsa.pem", "a.b.c.d.e", "unknown", ""},
 		{"empty", "rsa.pem", "", "unknown", ""},
-	}
+	}, jweCases(t, is)...)
 }
 
 // tamper swaps the claims segment for one naming another console.

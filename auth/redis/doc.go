@@ -15,5 +15,7 @@
 //
 // Beyond websockify: a source "redis-sentinel://..." (see ParseSource) finds
 // the master through Redis Sentinel and follows its failovers, with
-// go-redis's universal client. Cluster is not built.
+// go-redis's universal client; a source "redis-cluster://..." reads the
+// slot map of a Redis Cluster from its seed nodes and sends each lookup to
+// the master of the key's slot (the universal client in cluster mode).
 package redis

@@ -12,7 +12,8 @@ import (
 const DefaultPort = 6379
 
 // Source is a parsed TokenRedis --token-source: one Redis server (Host,
-// Port), or a master found through Redis Sentinel (MasterName set).
+// Port), a master found through Redis Sentinel (MasterName set), or a
+// Redis Cluster (Cluster set).
 type Source struct {
 	Host      string // host name or IP address; "" only with MasterName
 	Port      int    // 1-65535; DefaultPort when the source left it out or empty; 0 with MasterName
@@ -27,6 +28,12 @@ type Source struct {
 	Sentinels []string
 	// SentinelPassword is the Sentinels' own password; "" for none.
 	SentinelPassword string
+
+	// Cluster, when not empty, are the host:port addresses of Redis
+	// Cluster seed nodes: the client reads the slot map from them and
+	// sends each GET to the master of the key's slot. Host and Port are
+	// then "" and 0, DB 0.
+	Cluster []string
 }
 
 // ParseSource reads websockify's TokenRedis source
@@ -48,6 +55,11 @@ type Source struct {
 // (vncrelay's own syntax; websockify has no Sentinel support):
 //
 //	redis-sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB][?namespace=NS&sentinel_password=PW]
+//
+// and a source starting with ClusterScheme names a Redis Cluster
+// (vncrelay's own syntax too):
+//
+//	redis-cluster://[:PASSWORD@]HOST:PORT[,HOST:PORT...][/][?namespace=NS]
 func ParseSource(s string) (Source, error) {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f {
@@ -56,6 +68,9 @@ func ParseSource(s string) (Source, error) {
 	}
 	if strings.HasPrefix(s, SentinelScheme) {
 		return parseSentinel(s)
+	}
+	if strings.HasPrefix(s, ClusterScheme) {
+		return parseCluster(s)
 	}
 	fields := splitSource(s)
 	if len(fields) > 5 {
@@ -127,10 +142,13 @@ func decimal(s string) (int, bool) {
 }
 
 // Addr returns host:port for dialing; with MasterName, the master's name
-// (the address is the Sentinels' to tell).
+// (the address is the Sentinels' to tell); with Cluster, the seed nodes.
 func (s Source) Addr() string {
 	if s.MasterName != "" {
 		return "sentinel master " + strconv.Quote(s.MasterName)
+	}
+	if len(s.Cluster) > 0 {
+		return "cluster " + strings.Join(s.Cluster, ",")
 	}
 	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 }
@@ -140,6 +158,9 @@ func (s Source) Addr() string {
 func (s Source) String() string {
 	if s.MasterName != "" {
 		return s.sentinelString()
+	}
+	if len(s.Cluster) > 0 {
+		return s.clusterString()
 	}
 	out := fmt.Sprintf("redis://%s/%d", s.Addr(), s.DB)
 	if s.Password != "" {

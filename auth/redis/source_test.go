@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,7 +73,8 @@ func TestSourceStringHidesPassword(t *testing.T) {
 // the source.
 func FuzzParseSource(f *testing.F) {
 	for _, s := range []string{"h", "h:1", "h:1:2:p:n", `h::::"a:b"`, `"::1":6379`, `"`, `""`, `":"`, "::::", `h:"":""`,
-		"redis-sentinel://h:1,h:2/m/3?namespace=n", "redis-sentinel://:pw@[::1]:1/m"} {
+		"redis-sentinel://h:1,h:2/m/3?namespace=n", "redis-sentinel://:pw@[::1]:1/m",
+		"redis-cluster://h:1,h:2,[::1]:3/?namespace=n", "redis-cluster://:p%40w@h:1", "redis-cluster://h:1/0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -86,6 +88,17 @@ func FuzzParseSource(f *testing.F) {
 		if strings.HasPrefix(s, SentinelScheme) {
 			if src.MasterName == "" || len(src.Sentinels) == 0 || len(src.Sentinels) > maxSentinels || src.DB < 0 {
 				t.Fatalf("bad Sentinel source %+v", src)
+			}
+			return
+		}
+		if strings.HasPrefix(s, ClusterScheme) {
+			if len(src.Cluster) == 0 || len(src.Cluster) > maxClusterSeeds || src.DB != 0 || src.Host != "" || src.MasterName != "" {
+				t.Fatalf("bad Cluster source %+v", src)
+			}
+			for _, a := range src.Cluster {
+				if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" {
+					t.Fatalf("bad Cluster node %q", a)
+				}
 			}
 			return
 		}

@@ -24,15 +24,16 @@ const (
 type Options struct {
 	// PoolSize is the most connections to Redis at once; a lookup that finds
 	// them all busy waits for one until its deadline. 0 means
-	// DefaultPoolSize.
+	// DefaultPoolSize. With a Cluster source the bound is per node.
 	PoolSize int
 	// Timeout bounds dialing, and commands whose context has no deadline.
 	// 0 means DefaultTimeout.
 	Timeout time.Duration
 }
 
-// Store resolves tokens with GET on one Redis server, or on the master a
-// set of Sentinels names (Source.MasterName). It is safe for
+// Store resolves tokens with GET on one Redis server, on the master a
+// set of Sentinels names (Source.MasterName), or on the master of the
+// key's slot in a Redis Cluster (Source.Cluster). It is safe for
 // concurrent use; Close releases its connections.
 type Store struct {
 	src    Source
@@ -50,17 +51,25 @@ func New(src Source, opt Options) *Store {
 		opt.Timeout = DefaultTimeout
 	}
 	addrs := []string{src.Addr()}
-	if src.MasterName != "" {
+	switch {
+	case src.MasterName != "":
 		addrs = src.Sentinels
+	case len(src.Cluster) > 0:
+		addrs = src.Cluster
 	}
 	// With a master name the universal client is a failover client: it
 	// asks the Sentinels for the master and reconnects after a failover.
+	// With IsClusterMode it is a cluster client: it reads the slot map from
+	// the seed nodes, keeps PoolSize connections at most to each node, and
+	// follows MOVED and ASK (at most 3 redirects; one retry).
 	c := goredis.NewUniversalClient(&goredis.UniversalOptions{
 		Addrs:                 addrs,
 		MasterName:            src.MasterName,
 		SentinelPassword:      src.SentinelPassword,
 		Password:              src.Password,
 		DB:                    src.DB,
+		IsClusterMode:         len(src.Cluster) > 0,
+		MaxRedirects:          3,
 		Protocol:              2, // RESP2: every Redis websockify users run speaks it
 		DisableIdentity:       true,
 		ContextTimeoutEnabled: true, // commands end at the caller's deadline
@@ -94,6 +103,7 @@ func (s *Store) Resolve(ctx context.Context, token string) (auth.Target, error) 
 		return auth.Target{}, auth.ErrUnknownToken
 	}
 	if err != nil {
+		s.reloadSlots()
 		return auth.Target{}, fmt.Errorf("redis GET at %s: %w", s.src.Addr(), err)
 	}
 	t, err := ParseValue(v)

@@ -100,6 +100,7 @@ func (a *admin) start(srv *engine.Server, resolver auth.Resolver) {
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,
+		EnableOpenMetrics:   true, // when the scraper asks for it (Accept), as docs/OPERATIONS.md says
 	}))
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)

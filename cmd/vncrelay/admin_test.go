@@ -425,3 +425,30 @@ func TestFmtAge(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminOpenMetrics: /metrics answers in the OpenMetrics text format when
+// the scraper asks for it, and in Prometheus's text format otherwise.
+func TestAdminOpenMetrics(t *testing.T) {
+	e := newAdminEnv(t)
+	for _, tt := range []struct{ accept, want string }{
+		{"application/openmetrics-text; version=1.0.0", "application/openmetrics-text"},
+		{"", "text/plain"},
+	} {
+		req, err := http.NewRequest(http.MethodGet, e.base+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.accept != "" {
+			req.Header.Set("Accept", tt.accept)
+		}
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, tt.want) || !strings.Contains(string(b), "vncrelay_consoles_open") {
+			t.Fatalf("Accept %q: Content-Type %q, %d bytes", tt.accept, ct, len(b))
+		}
+	}
+}

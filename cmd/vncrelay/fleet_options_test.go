@@ -34,6 +34,9 @@ func TestFleetOptions(t *testing.T) {
 		{"sentinel source", "--token-plugin TokenRedis --token-source redis-sentinel://a:26379,b:26379/m 6080",
 			func(c engine.Config, _ time.Duration) bool { _, ok := c.Resolver.(*auth.Cache); return ok }, ""},
 		{"bad sentinel source", "--token-plugin TokenRedis --token-source redis-sentinel://a/m 6080", nil, "HOST:PORT"},
+		{"cluster source", "--token-plugin TokenRedis --token-source redis-cluster://a:7000,b:7000 6080",
+			func(c engine.Config, _ time.Duration) bool { _, ok := c.Resolver.(*auth.Cache); return ok }, ""},
+		{"bad cluster source", "--token-plugin TokenRedis --token-source redis-cluster://a:7000/3 6080", nil, "only db 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

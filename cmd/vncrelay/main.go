@@ -54,6 +54,9 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	if o.daemon && !isDaemonChild() {
+		if o.logFile == "" && o.syslog == "" {
+			fmt.Fprintln(stderr, "vncrelay: warning: -D without --log-file or --syslog: the daemon's log goes nowhere")
+		}
 		return daemonize(stderr)
 	}
 	log, closeLog, err := newLogger(o, stderr)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/spf13/pflag"
 
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/engine"
@@ -45,6 +46,9 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		if a == "-h" || a == "--help" {
 			fmt.Fprint(stderr, nova.Usage(p))
 			fmt.Fprint(stderr, "\nvncrelay's own options:\n  --admin ADDR  serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on ADDR (docs/OPERATIONS.md)\n  --check-config  validate nova.conf and this command line without listening; exit 0, or 1 with the reason\n")
+			fs := pflag.NewFlagSet("vncrelay nova", pflag.ContinueOnError)
+			(&limitOptions{}).addFlags(fs)
+			fmt.Fprint(stderr, fs.FlagUsages()) // client address and limits (docs/LIMITS.md)
 			return nil
 		}
 	}

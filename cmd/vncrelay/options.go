@@ -71,6 +71,8 @@ type options struct {
 // are for. Giving one is an error at start: silently ignoring a security
 // option (TLS, auth) would leave a user believing it is in force.
 var notBuilt = []struct{ name, short, what string }{
+	{"unix-listen", "", "listening on a unix socket; not built yet: put a unix-socket front (HAProxy, nginx) before the TCP port"},
+	{"unix-listen-mode", "", "listening on a unix socket; not built yet"},
 	{"inetd", "", "inetd mode; not planned: one process per connection is what vncrelay replaces (use socket activation)"},
 	{"wrap-mode", "", "wrapping a program; not planned: vncrelay relays to consoles and does not start them (run the program under your service manager)"},
 	{"libserver", "", "the Python library server; not planned: vncrelay is not a Python library"},
