@@ -79,9 +79,11 @@ func (s *session) request(head []byte) gnet.Action {
 		return s.refuse(err, ReasonRefused)
 	}
 	s.forwardedFor(head)
+	pol := s.srv.policy.Load() // once per request: a reload applies to the next ones
+	s.pol = pol
 	if !req.Upgrade {
 		s.plainHTTP = true
-		if s.srv.cfg.WebAuth {
+		if pol.webAuth {
 			if err := s.authenticate(&req); err != nil {
 				return s.refuse(err, ReasonRefused)
 			}
@@ -93,7 +95,7 @@ func (s *session) request(head []byte) gnet.Action {
 	}
 	resp, _, err := wsframe.Upgrade(nil, head)
 	if err == nil {
-		err = s.srv.cfg.Origins.Check(req.Origin, req.Host)
+		err = pol.origins.Check(req.Origin, req.Host)
 	}
 	if err == nil {
 		err = s.authenticate(&req)
@@ -101,16 +103,16 @@ func (s *session) request(head []byte) gnet.Action {
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
 	}
-	token, _, err := auth.TokenFrom(&req, s.srv.cfg.HostToken)
+	token, _, err := auth.TokenFrom(&req, pol.hostToken)
 	if err != nil {
 		return s.refuse(err, ReasonRefused)
 	}
 	s.tokenMask = auth.Mask(token)
-	if token == "" && !auth.TokenOptional(s.srv.cfg.Resolver) {
+	if token == "" && !auth.TokenOptional(pol.resolver) {
 		return s.refuse(errForbidden, ReasonRefused)
 	}
 	s.resp = resp
-	if s.srv.cfg.Origins != nil {
+	if pol.origins != nil {
 		s.pageScheme = pageSchemeOf(&req)
 	}
 	return s.startJob(func() { s.connect(token) })
@@ -137,7 +139,7 @@ func (s *session) connect(token string) {
 	ctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ConnectTimeout)
 	defer cancel()
 	start := time.Now()
-	target, err := srv.cfg.Resolver.Resolve(ctx, token)
+	target, err := s.pol.resolver.Resolve(ctx, token)
 	srv.lat.lookup.since(start)
 	if err != nil {
 		refusal := errStoreDown
@@ -256,9 +258,10 @@ func (s *session) startRelay() gnet.Action {
 	st.opened.Add(1)
 	s.srv.lat.openDone(s)
 	s.lastActive, s.lastPing = s.loop.now, s.loop.now
-	if d := s.dialed; d != nil && !d.Expires.IsZero() && s.srv.cfg.EnforceTokenExpiry {
+	if d := s.dialed; d != nil && !d.Expires.IsZero() && s.pol.enforceTokenExpiry {
 		s.expires = d.Expires.UnixNano()
 	}
+	s.pol = nil // the console outlives a reload: let the old policy go
 	if r := s.srv.revoke; r != nil && s.dialed != nil {
 		r.add(s, s.revokeToken, s.dialed)
 		s.revokeToken = ""

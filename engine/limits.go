@@ -75,10 +75,7 @@ type limitShard struct {
 // it. Sharded maps behind mutexes keep a critical section to a map lookup
 // and two integer updates; the loops rarely meet on a shard.
 type limiter struct {
-	perClient int32 // 0: no limit
-	perToken  int32 // 0: no limit
-	interval  int64 // ns between handshakes at the sustained rate; 0: no rate limit
-	tolerance int64 // GCRA's burst tolerance: (burst - 1) × interval
+	params    atomic.Pointer[limitParams] // the settings in force (Server.Reload replaces them)
 	hashKey   [32]byte
 	shards    [limitShards]limitShard
 	pruneNext atomic.Uint32
@@ -87,16 +84,7 @@ type limiter struct {
 // newLimiter builds the table for cfg (defaults filled in).
 func newLimiter(cfg *Config) *limiter {
 	l := &limiter{}
-	if cfg.MaxConsolesPerClient > 0 {
-		l.perClient = int32(min(cfg.MaxConsolesPerClient, 1<<30))
-	}
-	if cfg.MaxConsolesPerToken > 0 {
-		l.perToken = int32(min(cfg.MaxConsolesPerToken, 1<<30))
-	}
-	if cfg.HandshakeRate > 0 {
-		l.interval = max(int64(float64(time.Second)/cfg.HandshakeRate), 1)
-		l.tolerance = int64(max(cfg.HandshakeBurst, 1)-1) * l.interval
-	}
+	l.params.Store(limitParamsOf(cfg))
 	_, _ = rand.Read(l.hashKey[:])
 	for i := range l.shards {
 		l.shards[i].m = make(map[limitKey]*limitEntry)
@@ -142,7 +130,8 @@ func (l *limiter) shardOf(k limitKey) uint8 {
 // returns the entry the session holds until it ends (release); else the
 // refusal, with how long to wait in its Retry-After.
 func (l *limiter) admitClient(a netip.Addr, now int64) (*limitEntry, *wsframe.HTTPError) {
-	if l.perClient == 0 && l.interval == 0 {
+	p := l.params.Load()
+	if p.perClient == 0 && p.interval == 0 {
 		return nil, nil
 	}
 	k := clientKey(a)
@@ -150,14 +139,14 @@ func (l *limiter) admitClient(a netip.Addr, now int64) (*limitEntry, *wsframe.HT
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e := l.entry(sh, k, now)
-	if l.interval > 0 {
+	if p.interval > 0 {
 		tat := max(e.tat, now)
-		if wait := tat - l.tolerance - now; wait > 0 {
+		if wait := tat - p.tolerance - now; wait > 0 {
 			return nil, rateRefusal(wait)
 		}
-		e.tat = tat + l.interval
+		e.tat = tat + p.interval
 	}
-	if l.perClient > 0 && e.active >= l.perClient {
+	if p.perClient > 0 && e.active >= p.perClient {
 		return nil, errClientConsoles
 	}
 	e.active++
@@ -166,7 +155,8 @@ func (l *limiter) admitClient(a netip.Addr, now int64) (*limitEntry, *wsframe.HT
 
 // admitToken takes a console slot for a token (keyed hash), or refuses.
 func (l *limiter) admitToken(token string, now int64) (*limitEntry, *wsframe.HTTPError) {
-	if l.perToken == 0 || token == "" {
+	perToken := l.params.Load().perToken
+	if perToken == 0 || token == "" {
 		return nil, nil
 	}
 	k := l.tokenKey(token)
@@ -174,7 +164,7 @@ func (l *limiter) admitToken(token string, now int64) (*limitEntry, *wsframe.HTT
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e := l.entry(sh, k, now)
-	if e.active >= l.perToken {
+	if e.active >= perToken {
 		return nil, errTokenConsoles
 	}
 	e.active++
@@ -265,7 +255,7 @@ func (s *session) admit(req *wsframe.Request) *wsframe.HTTPError {
 	e, refusal := s.srv.limits.admitClient(s.clientIP, s.loop.now)
 	s.clientSlot = e
 	if refusal != nil {
-		if token, _, err := auth.TokenFrom(req, s.srv.cfg.HostToken); err == nil {
+		if token, _, err := auth.TokenFrom(req, s.pol.hostToken); err == nil {
 			s.tokenMask = auth.Mask(token)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 // request, on the loop: the plugins only compare bytes. nil means the request
 // may go on, or no plugin is configured.
 func (s *session) authenticate(req *wsframe.Request) error {
-	a := s.srv.cfg.RequestAuth
+	a := s.pol.requestAuth
 	if a == nil {
 		return nil
 	}

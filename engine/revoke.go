@@ -188,7 +188,7 @@ loop:
 func (r *revoker) check(ctx context.Context, token string, consoles []revokeTarget) (int, error) {
 	lctx, cancel := context.WithTimeout(ctx, r.srv.cfg.ConnectTimeout)
 	defer cancel()
-	t, err := auth.Recheck(lctx, r.srv.cfg.Resolver, token)
+	t, err := auth.Recheck(lctx, r.srv.policy.Load().resolver, token)
 	unknown := errors.Is(err, auth.ErrUnknownToken)
 	if err != nil && !unknown {
 		return 0, err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -31,6 +32,10 @@ type Server struct {
 	limits  *limiter
 	jobs    chan struct{} // worker slots: a job holds one while it runs
 	revoke  *revoker      // nil unless Config.RevokeCheck
+	// policy is the reloadable configuration in force (Reload).
+	policy   atomic.Pointer[policy]
+	reloadMu sync.Mutex
+	current  Config // Config's answer; guarded by reloadMu
 	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
 	tlsSlots chan struct{}
 
@@ -78,6 +83,8 @@ func New(cfg Config) (*Server, error) {
 		serveErr:   make(chan error, 1),
 	}
 	s.limits = newLimiter(&cfg)
+	s.policy.Store(policyOf(&cfg))
+	s.current = cfg
 	s.handler = &handler{srv: s}
 	if cfg.RevokeCheck > 0 {
 		s.revoke = newRevoker(s, cfg.RevokeCheck)
@@ -103,8 +110,13 @@ func New(cfg Config) (*Server, error) {
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.addr }
 
-// Config returns the configuration in force, defaults filled in.
-func (s *Server) Config() Config { return s.cfg }
+// Config returns the configuration in force, defaults filled in, with the
+// reloadable fields as the last Reload set them.
+func (s *Server) Config() Config {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	return s.current
+}
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }

@@ -40,6 +40,7 @@ type session struct {
 	plainHTTP bool                       // the request is not an upgrade: refusals may carry a body
 	resp      []byte                     // the 101 response, sent once the console is dialed
 	tokenMask string                     // auth.Mask of the token: the token itself never leaves the worker
+	pol       *policy                    // the policy read at the request's head; nil once relaying
 	target    consoleAddr                // where the console is, for log lines
 	// dialed is written by the connect worker before it enrolls the console
 	// socket, and read only from openConsole on, which the enrollment runs

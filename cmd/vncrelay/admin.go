@@ -169,7 +169,8 @@ func (a *admin) ready(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyCheckTimeout)
 	defer cancel()
-	if err := auth.CheckHealth(ctx, a.resolver); err != nil {
+	// The token source in force: SIGHUP may replace it.
+	if err := auth.CheckHealth(ctx, a.srv.Config().Resolver); err != nil {
 		return fmt.Errorf("token store: %w", err)
 	}
 	return nil

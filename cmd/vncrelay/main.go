@@ -26,6 +26,13 @@ import (
 func main() {
 	run := run
 	args := os.Args[1:]
+	if rest, ok := cutCheckConfig(args); ok { // reload.go
+		if err := checkCommand(filepath.Base(os.Args[0]), rest, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "vncrelay:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// Packagers install vncrelay as nova-novncproxy and its siblings; the
 	// same proxies are also reached as "vncrelay nova novnc ...".
 	if p, ok := nova.ProxyFromProgram(filepath.Base(os.Args[0])); ok {
@@ -113,10 +120,16 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	var reload func()
-	if tokens != nil {
-		reload = func() { _ = tokens.Reload(true) } // logs its own outcome
+	if o.demo {
+		reload = withCertReload(func() { _ = tokens.Reload(true) }, certs, log) // tls.go; logs its own outcome
+	} else {
+		// SIGHUP builds the whole configuration again from the same command
+		// line (reload.go).
+		rl := newReloader(srv, log, func(l *slog.Logger) (*built, error) { return buildWebsockify(args, l) },
+			certs, fixedOptions(o), resolverCleanup(cfg.Resolver))
+		defer rl.close()
+		reload = rl.reload
 	}
-	reload = withCertReload(reload, certs, log) // tls.go
 	return serve(srv, log, reload, o.handover(), adm.closeForHandover, retireWhen(srv, time.Duration(o.timeout)*time.Second, o.runOnce))
 }
 

@@ -45,13 +45,14 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	for _, a := range args {
 		if a == "-h" || a == "--help" {
 			fmt.Fprint(stderr, nova.Usage(p))
-			fmt.Fprint(stderr, "\nvncrelay's own options:\n  --admin ADDR  serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on ADDR (docs/OPERATIONS.md)\n")
+			fmt.Fprint(stderr, "\nvncrelay's own options:\n  --admin ADDR  serve /metrics, /healthz, /readyz, /status and (on loopback) pprof on ADDR (docs/OPERATIONS.md)\n  --check-config  validate nova.conf and this command line without listening; exit 0, or 1 with the reason\n")
 			fs := pflag.NewFlagSet("vncrelay nova", pflag.ContinueOnError)
 			(&limitOptions{}).addFlags(fs)
 			fmt.Fprint(stderr, fs.FlagUsages()) // client address and limits (docs/LIMITS.md)
 			return nil
 		}
 	}
+	origArgs := args                                      // SIGHUP reads the same command line again
 	adminArg, pprofArg, args, err := splitAdminArgs(args) // vncrelay's own options (admin.go)
 	if err != nil {
 		return err
@@ -85,7 +86,14 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	var rl *reloader // SIGHUP (reload.go); it releases the token store in force
+	defer func() {
+		if rl == nil {
+			cleanup()
+		} else {
+			rl.close()
+		}
+	}()
 	if err := limits.apply(&cfg, log); err != nil {
 		return err
 	}
@@ -118,13 +126,15 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
-	return serve(srv, log, withCertReload(nil, certs, log), time.Hour, adm.closeForHandover, nil) // SIGUSR2 hands over as with websockify options
+	rl = newReloader(srv, log, func(l *slog.Logger) (*built, error) { return buildNova(p, origArgs, l) },
+		certs, novaFixed(adminArg, pprofArg, nc), cleanup)
+	return serve(srv, log, rl.reload, time.Hour, adm.closeForHandover, nil) // SIGUSR2 hands over as with websockify options
 }
 
 // novaTLS maps Nova's TLS options to websockify's, which Nova hands them to
 // (nova/cmd/baseproxy.py): TLS is served when [DEFAULT] cert exists, with
 // [DEFAULT] key, ssl_only, and [console] ssl_ciphers and
-// ssl_minimum_version. SIGHUP reloads the certificate.
+// ssl_minimum_version. SIGHUP reloads the certificate (reload.go).
 func novaTLS(nc *nova.Config) *tlsOptions {
 	if !nc.TLSServe() {
 		return &tlsOptions{noDefaultCert: true}

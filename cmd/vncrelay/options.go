@@ -244,6 +244,8 @@ func usage(fs *pflag.FlagSet, w io.Writer) {
   vncrelay --demo
   vncrelay nova novnc|serial|spicehtml5 --config-file nova.conf [Nova's options]
   (or run as nova-novncproxy, nova-serialproxy, nova-spicehtml5proxy)
+  vncrelay --check-config ARGS...   validate ARGS as a start would, without
+      listening; exit 0, or 1 with the reason (docs/OPERATIONS.md, Reload)
 
 A WebSocket-to-TCP relay for browser consoles (noVNC), compatible with
 websockify's command line. Options:

@@ -15,7 +15,8 @@ import (
 // TestSystemdNotify: under a service manager's NOTIFY_SOCKET (a socket the
 // test listens on, as systemd does for Type=notify), the relay says READY=1
 // once it listens, pings the watchdog while its loops answer
-// (WATCHDOG_USEC), and says STOPPING=1 when SIGTERM starts the drain.
+// (WATCHDOG_USEC), says RELOADING=1 then READY=1 around a SIGHUP reload,
+// and STOPPING=1 when SIGTERM starts the drain.
 func TestSystemdNotify(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
@@ -59,6 +60,16 @@ func TestSystemdNotify(t *testing.T) {
 	}
 	s := openEcho(t, addr)
 	s.roundTrip(t, []byte("ping"))
+	// SIGHUP: RELOADING=1 (with the monotonic time systemd wants) and
+	// READY=1 once the reload is done.
+	if err := proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if m := next("RELOADING=1"); !strings.Contains(m, "MONOTONIC_USEC=") {
+		t.Fatalf("reloading message %q", m)
+	}
+	next("READY=1")
+	s.roundTrip(t, []byte("after the reload"))
 	for range 3 {
 		next("WATCHDOG=1")
 	}
