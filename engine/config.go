@@ -20,6 +20,12 @@ type Config struct {
 	// (a restart without a gap: see Server.Handover). Every process on the
 	// port must set it, and run as the same user.
 	ReusePort bool
+	// ListenFD is a listening TCP socket handed to the process (systemd
+	// socket activation: LISTEN_FDS), used instead of binding Listen, which
+	// then only names the address in logs; zero binds Listen. The engine
+	// owns the descriptor from New on and closes it at Shutdown. A socket
+	// that is not a listening TCP socket is refused by New.
+	ListenFD int
 	// PreferIPv6 makes a Listen host name resolve to its IPv6 address first
 	// (websockify's -6).
 	PreferIPv6 bool

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,9 @@ type rawListener struct {
 	fd     int
 	addr   *net.TCPAddr
 	closed atomic.Bool
+	// adopted: the socket was handed over (socket activation) and the
+	// service manager keeps its own reference: see shutdown.
+	adopted bool
 }
 
 var errListenerClosed = errors.New("listener closed")
@@ -63,6 +67,38 @@ func listenRaw(addr string, preferIPv6, reusePort bool) (*rawListener, error) {
 		return nil, fmt.Errorf("getsockname: %w", err)
 	}
 	return &rawListener{fd: fd, addr: sockaddrTCP(sa)}, nil
+}
+
+// adoptListener takes a listening TCP socket handed to the process (socket
+// activation). It checks that fd is one, and puts it in blocking mode, as
+// the accept goroutine uses it.
+func adoptListener(fd int) (*rawListener, error) {
+	fail := func(err error) (*rawListener, error) {
+		return nil, fmt.Errorf("listening socket %d (socket activation): %w", fd, err)
+	}
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil {
+		return fail(err)
+	} else if v != 1 {
+		return fail(errors.New("not a listening socket"))
+	}
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || v != unix.SOCK_STREAM {
+		return fail(errors.New("not a stream socket"))
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return fail(err)
+	}
+	switch sa.(type) {
+	case *unix.SockaddrInet4, *unix.SockaddrInet6:
+	default:
+		return fail(errors.New("not a TCP socket"))
+	}
+	addr := sockaddrTCP(sa)
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return fail(err)
+	}
+	unix.CloseOnExec(fd)
+	return &rawListener{fd: fd, addr: addr, adopted: true}, nil
 }
 
 // bindListen makes the socket: IPv4 for an IPv4 address, IPv6 otherwise; the
@@ -143,7 +179,35 @@ func (l *rawListener) shutdown() {
 	if l.closed.Swap(true) {
 		return
 	}
+	if l.adopted && l.wake() {
+		return
+	}
 	_ = unix.Shutdown(l.fd, unix.SHUT_RDWR)
+}
+
+// wake ends a blocked accept of an adopted socket with a connection of its
+// own. shutdown(2) would also end it, but on a listening socket it stops
+// the listening for every holder: the service manager's copy, which keeps
+// connections queued while the relay restarts, would stop too. It reports
+// whether the connection was made.
+func (l *rawListener) wake() bool {
+	addr := *l.addr
+	if addr.IP == nil || addr.IP.IsUnspecified() {
+		addr.IP = net.IPv6loopback
+		if l.addr.IP.To4() != nil {
+			addr.IP = net.IPv4(127, 0, 0, 1)
+		}
+	}
+	c, err := net.DialTimeout("tcp", addr.String(), time.Second)
+	if err != nil && addr.IP.Equal(net.IPv6loopback) {
+		addr.IP = net.IPv4(127, 0, 0, 1) // a dual-stack socket on a host without ::1
+		c, err = net.DialTimeout("tcp", addr.String(), time.Second)
+	}
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 func (l *rawListener) close() { _ = unix.Close(l.fd) }

@@ -66,7 +66,13 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.MaxConnections = ConsoleBudget(nofile)
 	}
-	ln, err := listenRaw(cfg.Listen, cfg.PreferIPv6, cfg.ReusePort)
+	var ln *rawListener
+	var err error
+	if cfg.ListenFD > 0 {
+		ln, err = adoptListener(cfg.ListenFD)
+	} else {
+		ln, err = listenRaw(cfg.Listen, cfg.PreferIPv6, cfg.ReusePort)
+	}
 	if err != nil {
 		return nil, err
 	}

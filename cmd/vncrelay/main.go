@@ -279,6 +279,7 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		RevokeCheck: time.Duration(o.revokeCheck) * time.Second,
 		ReusePort:   o.reusePort,
 	}
+	useActivatedListener(&cfg, log) // systemd.go
 	if err := o.limits.apply(&cfg, log); err != nil {
 		return cfg, nil, err
 	}

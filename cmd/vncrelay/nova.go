@@ -155,6 +155,7 @@ func novaEngineConfig(nc *nova.Config, log *slog.Logger) (engine.Config, func(),
 		EnforceTokenExpiry: nc.ConsoleAuth.EnforceSessionTimeout,
 		Logger:             log,
 	}
+	useActivatedListener(&cfg, log) // systemd.go
 	if web := nc.Default.Web; web != "" {
 		// Nova's proxies refuse to start without their pages.
 		if st, err := os.Stat(web); err != nil || !st.IsDir() {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
 
 	"github.com/vncrelay/vncrelay/engine"
 )
@@ -79,4 +82,46 @@ func sdWatchdog(ctx context.Context, srv *engine.Server, interval time.Duration,
 // sdStopping tells the service manager the relay is draining.
 func sdStopping(log *slog.Logger) {
 	sdNotify(log, "STOPPING=1\nSTATUS=draining consoles")
+}
+
+// activatedListener returns the listening socket systemd handed over
+// (socket activation: LISTEN_PID, LISTEN_FDS, as sd_listen_fds(3)), as a
+// descriptor the engine owns (engine.Config.ListenFD), or 0 when there is
+// none. It reads the environment once per process (the variables are then
+// unset, so a program the relay starts does not take them); a reload gets
+// the same answer. With several sockets, the first is used and the count
+// is logged by the caller.
+var activatedListener = sync.OnceValues(func() (fd, count int) {
+	files := activation.Files(true)
+	if len(files) == 0 {
+		return 0, 0
+	}
+	// The engine owns its descriptor and closes it; an *os.File would close
+	// its own when collected, so the engine gets a duplicate.
+	fd, err := unix.Dup(int(files[0].Fd()))
+	for _, f := range files {
+		_ = f.Close()
+	}
+	if err != nil {
+		return 0, len(files)
+	}
+	unix.CloseOnExec(fd)
+	return fd, len(files)
+})
+
+// useActivatedListener puts the socket systemd handed over, if any, into
+// cfg, and says so.
+func useActivatedListener(cfg *engine.Config, log *slog.Logger) {
+	fd, n := activatedListener()
+	switch {
+	case n == 0:
+		return
+	case fd == 0:
+		log.Warn("socket activation: the handed socket could not be taken; binding the address instead", "sockets", n)
+		return
+	case n > 1:
+		log.Warn("socket activation: several sockets handed over; the first is used", "sockets", n)
+	}
+	cfg.ListenFD = fd
+	log.Info("socket activation: serving the socket systemd handed over", "fd", fd)
 }

@@ -82,14 +82,16 @@ func TestSystemdNotify(t *testing.T) {
 	}
 }
 
-// TestSystemdUnits: the shipped unit files pass systemd-analyze verify, with
-// their ExecStart pointed at the built binary.
+// TestSystemdUnits: the shipped unit files (the services and the socket
+// unit) pass systemd-analyze verify, with their ExecStart pointed at the
+// built binary.
 func TestSystemdUnits(t *testing.T) {
 	analyze := need(t, "systemd-analyze")
 	units, err := filepath.Glob("../../deploy/systemd/*.service")
 	if err != nil || len(units) != 4 {
 		t.Fatalf("units %v %v", units, err)
 	}
+	units = append(units, "../../deploy/systemd/vncrelay.socket") // activates vncrelay.service
 	dir := t.TempDir()
 	var args []string
 	for _, u := range units {

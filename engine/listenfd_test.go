@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/vncrelay/vncrelay/bench/rfb"
+)
+
+// TestListenFD: a listening socket handed over (systemd socket activation)
+// is served, and Shutdown leaves it listening for its other holder (the
+// service manager, which queues connections while the relay restarts).
+func TestListenFD(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File() // a second descriptor of the same socket
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.ListenFD = int(f.Fd()) })
+	if got := e.srv.Addr().String(); got != ln.Addr().String() {
+		t.Fatalf("serving %s, the handed socket is %s", got, ln.Addr())
+	}
+	w := e.dial()
+	w.rfbHandshake()
+	if _, err := e.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The socket still listens for its other holder.
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			_ = c.Close()
+		}
+		accepted <- err
+	}()
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatalf("handed socket no longer listening after Shutdown: %v", err)
+	}
+	_ = c.Close()
+	select {
+	case err := <-accepted:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no accept on the handed socket after Shutdown")
+	}
+
+	// Not a listening socket: refused by New.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cf, _ := conn.(*net.TCPConn).File()
+	defer cf.Close()
+	if _, err := New(Config{Listen: "127.0.0.1:0", ListenFD: int(cf.Fd()), Resolver: staticResolver(t, "127.0.0.1:1")}); err == nil {
+		t.Fatal("a connected socket was taken as a listener")
+	}
+}
