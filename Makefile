@@ -44,7 +44,7 @@ FUZZ_TARGETS := \
 .PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-tls bench-nova soak fleet-soak clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/vncrelay
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/vncrelay
 
 # The demo: relay on 127.0.0.1:6080, built-in console, example token file,
 # noVNC from Debian's novnc package when installed.

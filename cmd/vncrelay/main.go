@@ -39,6 +39,9 @@ func main() {
 		run = func(args []string, stderr io.Writer) error { return runNova(p, args, stderr) }
 	} else if len(args) > 0 && args[0] == "nova" {
 		run, args = runNovaCommand, args[1:]
+	} else if len(args) == 1 && (args[0] == "version" || args[0] == "--version") {
+		fmt.Println(versionString()) // version.go: module version, VCS revision, Go version
+		return
 	}
 	if err := run(args, os.Stderr); err != nil {
 		if !errors.Is(err, pflag.ErrHelp) {

@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"log/slog"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -182,3 +184,18 @@ type collect struct{ got *[]string }
 
 func (c *collect) Record(_ int64, _ bool, p []byte) { *c.got = append(*c.got, string(p)) }
 func (c *collect) Close()                           { *c.got = append(*c.got, "close") }
+
+// TestVersionCommand: `vncrelay version` and `--version` print the module
+// version, VCS revision and Go version, and exit 0.
+func TestVersionCommand(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "vncrelay")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, arg := range []string{"version", "--version"} {
+		out, err := exec.Command(bin, arg).Output()
+		if err != nil || !strings.HasPrefix(string(out), "vncrelay ") || !strings.Contains(string(out), " go1.") {
+			t.Fatalf("%s: %v %q", arg, err, out)
+		}
+	}
+}
