@@ -164,6 +164,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--web-auth needs --auth-plugin")
 	case o.webAuth && o.web == "":
 		return nil, errors.New("--web-auth needs --web")
+	case o.source != "" && o.plugin == "" && o.targetCfg == "":
+		return nil, errors.New("--token-source needs --token-plugin")
 	case o.legacySys && o.syslog == "":
 		return nil, errors.New("--legacy-syslog needs --syslog")
 	}

@@ -49,6 +49,7 @@ func TestParseOptions(t *testing.T) {
 		{"daemon", "-D 6080 h:1", func(o *options) bool { return o.daemon }, ""},
 		{"auth plugin", "--auth-plugin BasicHTTPAuth --auth-source u:p --web-auth --web /tmp 6080 h:1",
 			func(o *options) bool { return o.authPlugin == "BasicHTTPAuth" && o.authSource == "u:p" && o.webAuth }, ""},
+		{"token source without plugin", "--token-source /t 6080", nil, "--token-source needs --token-plugin"},
 		{"auth source without plugin", "--auth-source u:p 6080 h:1", nil, "--auth-source needs --auth-plugin"},
 		{"web-auth without plugin", "--web-auth --web /tmp 6080 h:1", nil, "--web-auth needs --auth-plugin"},
 		{"web-auth without web", "--auth-plugin ExpectOrigin --web-auth 6080 h:1", nil, "--web-auth needs --web"},
