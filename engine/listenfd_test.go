@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vncrelay/vncrelay/bench/rfb"
 )
 
@@ -22,7 +24,14 @@ func TestListenFD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.ListenFD = int(f.Fd()) })
+	defer f.Close()
+	// The engine owns the descriptor it is given and closes it; an *os.File
+	// closes its own when collected, so the engine gets a third one.
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.ListenFD = fd })
 	if got := e.srv.Addr().String(); got != ln.Addr().String() {
 		t.Fatalf("serving %s, the handed socket is %s", got, ln.Addr())
 	}
