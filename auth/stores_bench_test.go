@@ -6,27 +6,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
-	"time"
-)
 
-// reportLatency runs lookup b.N times and reports the p50 and p99 of one
-// lookup, in microseconds.
-func reportLatency(b *testing.B, lookup func(i int) error) {
-	b.Helper()
-	took := make([]time.Duration, 0, b.N)
-	for i := 0; b.Loop(); i++ {
-		start := time.Now()
-		if err := lookup(i); err != nil {
-			b.Fatal(err)
-		}
-		took = append(took, time.Since(start))
-	}
-	slices.Sort(took)
-	b.ReportMetric(float64(took[len(took)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(took[len(took)*99/100].Nanoseconds())/1e3, "p99-µs")
-}
+	"github.com/vncrelay/vncrelay/internal/testutil"
+)
 
 // BenchmarkDirStoreLookup: one lookup in a directory of 100 sockets
 // (UnixDomainSocketDirectory: an lstat) and of 100 files (TokenFileName: an
@@ -67,7 +50,7 @@ func BenchmarkDirStoreLookup(b *testing.B) {
 		res  Resolver
 	}{{"UnixDomainSocketDirectory", sd}, {"TokenFileName", fn}} {
 		b.Run(r.name, func(b *testing.B) {
-			reportLatency(b, func(i int) error {
+			testutil.ReportLatency(b, func(i int) error {
 				_, err := r.res.Resolve(ctx, fmt.Sprintf("t%d", i%100))
 				return err
 			})

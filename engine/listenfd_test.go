@@ -4,11 +4,11 @@ import (
 	"context"
 	"net"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // TestListenFD: a listening socket handed over (systemd socket activation)
@@ -40,28 +40,7 @@ func TestListenFD(t *testing.T) {
 	if _, err := e.srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// The socket still listens for its other holder.
-	accepted := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			_ = c.Close()
-		}
-		accepted <- err
-	}()
-	c, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
-	if err != nil {
-		t.Fatalf("handed socket no longer listening after Shutdown: %v", err)
-	}
-	_ = c.Close()
-	select {
-	case err := <-accepted:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no accept on the handed socket after Shutdown")
-	}
+	testutil.ExpectAccepting(t, ln) // still listening for its other holder
 
 	// Not a listening socket: refused by New.
 	conn, err := net.Dial("tcp", ln.Addr().String())

@@ -3,32 +3,12 @@ package redis
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/internal/testutil"
 )
-
-// reportLatency runs lookup b.N times and reports the p50 and p99 of one
-// lookup, in microseconds.
-func reportLatency(b *testing.B, lookup func(i int) error) {
-	b.Helper()
-	took := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		start := time.Now()
-		if err := lookup(i); err != nil {
-			b.Fatal(err)
-		}
-		took = append(took, time.Since(start))
-	}
-	b.StopTimer()
-	slices.Sort(took)
-	b.ReportMetric(float64(took[len(took)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(took[len(took)*99/100].Nanoseconds())/1e3, "p99-µs")
-}
 
 // BenchmarkRedisLookup: "cold" is every lookup a GET (a token the cache has
 // not seen), "warm" a cache hit in front of the same Store.
@@ -43,7 +23,7 @@ func BenchmarkRedisLookup(b *testing.B) {
 	defer st.Close()
 	ctx := context.Background()
 	b.Run("cold", func(b *testing.B) {
-		reportLatency(b, func(i int) error {
+		testutil.ReportLatency(b, func(i int) error {
 			_, err := st.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
 			return err
 		})
@@ -55,7 +35,7 @@ func BenchmarkRedisLookup(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportLatency(b, func(i int) error {
+		testutil.ReportLatency(b, func(i int) error {
 			_, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
 			return err
 		})
@@ -82,7 +62,7 @@ func BenchmarkRedisClusterLookup(b *testing.B) {
 		}
 	}
 	b.Run("cold", func(b *testing.B) {
-		reportLatency(b, func(i int) error {
+		testutil.ReportLatency(b, func(i int) error {
 			_, err := st.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
 			return err
 		})
@@ -94,7 +74,7 @@ func BenchmarkRedisClusterLookup(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportLatency(b, func(i int) error {
+		testutil.ReportLatency(b, func(i int) error {
 			_, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
 			return err
 		})

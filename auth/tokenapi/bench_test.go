@@ -3,29 +3,13 @@ package tokenapi
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/vncrelay/vncrelay/auth"
-)
 
-// reportLatency runs lookup b.N times and reports the p50 and p99 of one
-// lookup, in microseconds.
-func reportLatency(b *testing.B, lookup func(i int) error) {
-	b.Helper()
-	took := make([]time.Duration, 0, b.N)
-	for i := 0; b.Loop(); i++ {
-		start := time.Now()
-		if err := lookup(i); err != nil {
-			b.Fatal(err)
-		}
-		took = append(took, time.Since(start))
-	}
-	slices.Sort(took)
-	b.ReportMetric(float64(took[len(took)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(took[len(took)*99/100].Nanoseconds())/1e3, "p99-µs")
-}
+	"github.com/vncrelay/vncrelay/internal/testutil"
+)
 
 // BenchmarkAPILookup: "cold" is every lookup a GET to a loopback token API
 // (keep-alive connections), "warm" a cache hit in front of the same API.
@@ -37,7 +21,7 @@ func BenchmarkAPILookup(b *testing.B) {
 	a := newAPI(b, srv.URL+"/json/%s", JSON, Options{})
 	ctx := context.Background()
 	b.Run("cold", func(b *testing.B) {
-		reportLatency(b, func(i int) error {
+		testutil.ReportLatency(b, func(i int) error {
 			_, err := a.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
 			return err
 		})
@@ -49,7 +33,7 @@ func BenchmarkAPILookup(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportLatency(b, func(i int) error {
+		testutil.ReportLatency(b, func(i int) error {
 			_, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
 			return err
 		})
