@@ -47,7 +47,7 @@ func Dial(ctx context.Context, r *Running, token string, src net.IP, timeout tim
 		return nil, fmt.Errorf("dial %s: %w", r.Addr, err)
 	}
 	if r.Spec.TLS {
-		conn = tls.Client(conn, clientTLS())
+		conn = tls.Client(conn, clientTLS(r.Addr))
 	}
 	c := &Client{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), raw: r.Spec.Raw, mask: [4]byte{0x5a, 0xa5, 0x3c, 0xc3}}
 	if c.raw {

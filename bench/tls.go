@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -22,13 +24,40 @@ import (
 )
 
 // benchTLS is the certificate relays that take TLS are given, made once per
-// process: self-signed, ECDSA P-256, for 127.0.0.1, its key in the same PEM
-// file (the form websockify's --cert and HAProxy's crt both take).
+// process: self-signed, ECDSA P-256 (or RSA 2048, see SetTLS), for
+// 127.0.0.1, its key in the same PEM file (the form websockify's --cert and
+// HAProxy's crt both take).
 var benchTLS struct {
 	once  sync.Once
+	key   string // "p256" or "rsa2048"
 	pem   []byte
 	roots *x509.CertPool
 	err   error
+
+	resume  bool
+	configs sync.Map // relay address -> *tls.Config with its own session cache
+}
+
+// TLS certificate key types SetTLS takes.
+const (
+	TLSKeyP256    = "p256"    // ECDSA P-256, the default
+	TLSKeyRSA2048 = "rsa2048" // RSA 2048 bits
+)
+
+// SetTLS chooses the key type of the harness's certificate (TLSKeyP256 when
+// empty) and whether the clients resume TLS sessions (tickets, one session
+// cache per relay address: a client offers the last ticket that relay
+// gave). Call it before any scenario runs; an unknown key type is an error.
+func SetTLS(key string, resume bool) error {
+	switch key {
+	case "":
+		key = TLSKeyP256
+	case TLSKeyP256, TLSKeyRSA2048:
+	default:
+		return fmt.Errorf("tls key %q: want %s or %s", key, TLSKeyP256, TLSKeyRSA2048)
+	}
+	benchTLS.key, benchTLS.resume = key, resume
+	return nil
 }
 
 // TLSCertFile writes the harness's certificate and key (one PEM file) into
@@ -45,14 +74,29 @@ func TLSCertFile(dir string) (string, error) {
 	return p, nil
 }
 
-// clientTLS is the clients' configuration for a relay spec with TLS: the
-// harness's certificate is the only one trusted.
-func clientTLS() *tls.Config {
-	return &tls.Config{RootCAs: benchTLS.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+// clientTLS is the clients' configuration for the relay at addr, a spec
+// with TLS: the harness's certificate is the only one trusted; with
+// resumption on, the relay's clients share one session cache.
+func clientTLS(addr string) *tls.Config {
+	if !benchTLS.resume {
+		return &tls.Config{RootCAs: benchTLS.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	}
+	if c, ok := benchTLS.configs.Load(addr); ok {
+		return c.(*tls.Config)
+	}
+	c, _ := benchTLS.configs.LoadOrStore(addr, &tls.Config{RootCAs: benchTLS.roots, ServerName: "127.0.0.1",
+		MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(1)})
+	return c.(*tls.Config)
 }
 
 func makeBenchCert() ([]byte, *x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var key crypto.Signer
+	var err error
+	if benchTLS.key == TLSKeyRSA2048 {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,7 +107,10 @@ func makeBenchCert() ([]byte, *x509.CertPool, error) {
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if benchTLS.key == TLSKeyRSA2048 {
+		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, nil, err
 	}

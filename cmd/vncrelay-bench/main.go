@@ -158,11 +158,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	vncrelayBin := fs.String("vncrelay-bin", "bin/vncrelay", "vncrelay binary for the vncrelay preset")
 	peers := fs.String("peers-dir", "bench/peers", "directory with the npm peers (websockify-js)")
 	pid := fs.Int("pid", 0, "PID to measure for a relay given as a URL")
+	tlsKey := fs.String("tls-key", bench.TLSKeyP256, "key type of the certificate TLS relays get: p256 or rsa2048")
+	tlsResume := fs.Bool("tls-resume", false, "TLS clients resume sessions (tickets), one session cache per relay")
 	var so bench.SoakOptions
 	fs.IntVar(&so.Consoles, "soak-consoles", 9900, "consoles held (soak)")
 	fs.DurationVar(&so.Sample, "soak-sample", 30*time.Second, "memory sampling interval (soak)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := bench.SetTLS(*tlsKey, *tlsResume); err != nil {
+		return fmt.Errorf("--tls-key: %w", err)
 	}
 	if len(relays) == 0 {
 		relays = []string{"vncrelay"}
