@@ -10,6 +10,7 @@ BIN         := bin/vncrelay
 
 # Fuzz targets, as package:target.
 FUZZ_TARGETS := \
+	./engine:FuzzTLSRecordOpen \
 	./wsframe:FuzzParseRequest \
 	./wsframe:FuzzParseHeader \
 	./wsframe:FuzzParseClosePayload \

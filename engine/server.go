@@ -38,6 +38,7 @@ type Server struct {
 	current  Config // Config's answer; guarded by reloadMu
 	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
 	tlsSlots chan struct{}
+	tlsKeys  tlsKeyLog // browsers' TLS secrets for the record layer's takeover (tlstakeover.go)
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState

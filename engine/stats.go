@@ -39,6 +39,7 @@ type counters struct {
 	dials, dialFailures, acceptErrors      atomic.Uint64
 	bytesIn, bytesOut                      atomic.Uint64
 	tlsHandshakes, tlsFailures             atomic.Uint64
+	tlsRecordLayer                         atomic.Uint64 // tlstakeover.go
 	revokeChecks, revokeErrors             atomic.Uint64
 	consoles, connections, pending         atomic.Int64
 	closed                                 [reasonCount]atomic.Uint64
@@ -54,7 +55,8 @@ func (c *counters) snapshot() Stats {
 		BusyRefused: c.busyRefused.Load(), Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(),
 		AcceptErrors: c.acceptErrors.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		RevokeChecks: c.revokeChecks.Load(), RevokeErrors: c.revokeErrors.Load(),
-		TLS: TLSStats{Handshakes: c.tlsHandshakes.Load(), HandshakeFailures: c.tlsFailures.Load()},
+		TLS: TLSStats{Handshakes: c.tlsHandshakes.Load(), HandshakeFailures: c.tlsFailures.Load(),
+			RecordLayer: c.tlsRecordLayer.Load()},
 	}
 	for i := range s.Closed {
 		s.Closed[i] = c.closed[i].Load()

@@ -17,6 +17,10 @@ import (
 type TLSStats struct {
 	Handshakes        uint64 // TLS handshakes completed, browsers' and consoles'
 	HandshakeFailures uint64 // TLS handshakes failed, timed out, or refused for want of a slot
+	// RecordLayer counts browsers' TLS 1.3 connections the relay's own
+	// record layer took over from crypto/tls after the handshake
+	// (tlstakeover.go); the others stay with crypto/tls.
+	RecordLayer uint64
 }
 
 // errTLSRequired refuses a plain request on a port that takes TLS only
@@ -59,7 +63,8 @@ func (s *session) firstBytes() gnet.Action {
 // the browser's bytes until it is done (browserTLSDone).
 func (s *session) startBrowserTLS() gnet.Action {
 	w := newTLSWire(s.browser, s.loop)
-	w.tc = tls.Server(w.tr, s.srv.cfg.TLS)
+	w.tr.keys = &s.srv.tlsKeys
+	w.tc = tls.Server(w.tr, s.srv.tlsKeys.config(s.srv.cfg.TLS))
 	timeout := s.srv.cfg.TLSHandshakeTimeout
 	if !s.runTLSHandshake(w, timeout, s.browserTLSDone) {
 		s.srv.stats.tlsFailures.Add(1)
@@ -148,6 +153,9 @@ func (s *session) browserTLSDone(err error) {
 		return
 	}
 	s.srv.stats.tlsHandshakes.Add(1)
+	if s.btls.takeOver() {
+		s.srv.stats.tlsRecordLayer.Add(1)
+	}
 	s.state = stateHandshake
 	s.deadline = s.loop.now + int64(s.srv.cfg.HandshakeTimeout)
 	s.apply(s.fromBrowser())
@@ -160,6 +168,12 @@ func (s *session) browserTLSDone(err error) {
 func (s *session) closeNotify() {
 	w := s.btls
 	if w == nil || s.state == stateTLSHandshake || s.state == stateClosed || w.failed || !w.tr.onLoop {
+		return
+	}
+	if w.rl != nil {
+		if err := w.closeNotifyRL(); err == nil {
+			_ = w.flush()
+		}
 		return
 	}
 	if err := w.tc.CloseWrite(); err == nil {

@@ -71,6 +71,13 @@ type tlsWire struct {
 	// reportDropped: the handshake result is reported even after the socket
 	// closed (VeNCrypt: whether TLS was up tells why the console closed).
 	reportDropped bool
+
+	// rl is the relay's own TLS 1.3 record layer once it has taken over
+	// from crypto/tls (tlstakeover.go); tc is nil then. pend holds
+	// ciphertext that arrived during the handshake, read before the socket.
+	rl   *recordLayer
+	pend []byte
+	cn   string // the verified peer certificate's common name, kept at takeover
 }
 
 func newTLSWire(raw gnet.Conn, ls *loopState) *tlsWire {
@@ -129,7 +136,7 @@ func (w *tlsWire) Write(p []byte) (int, error) {
 	done := 0
 	for len(p) > 0 {
 		k := min(len(p), tlsSealChunk)
-		if err := w.seal(p[:k]); err != nil {
+		if err := w.seal(p[:k:k]); err != nil {
 			return done, err
 		}
 		if err := w.flush(); err != nil {
@@ -181,10 +188,20 @@ func (w *tlsWire) Writev(bs [][]byte) (int, error) {
 	return done, w.flush()
 }
 
-// seal encrypts p into the loop's out buffer.
+// seal encrypts p into the loop's out buffer. With the relay's record layer
+// the bytes of p past its end, up to its capacity, must be the loop's own
+// (Writev's callers pass the loop's read buffers and the session's): one of
+// them is borrowed for the record's inner type while it is sealed.
 func (w *tlsWire) seal(p []byte) error {
 	if w.failed {
 		return net.ErrClosed
+	}
+	if w.rl != nil {
+		if w.rl.closed {
+			return net.ErrClosed
+		}
+		w.ls.tls.out = w.rl.sealData(w.ls.tls.out, p)
+		return nil
 	}
 	_, err := w.tc.Write(p)
 	if err != nil {
@@ -228,7 +245,10 @@ func (w *tlsWire) fill() (bool, error) {
 		w.r = 0
 	}
 	got := false
-	for w.w < len(*w.pt) {
+	if w.rl != nil {
+		got = w.openRecords()
+	}
+	for w.rl == nil && w.w < len(*w.pt) {
 		n, err := w.tc.Read((*w.pt)[w.w:])
 		w.w += n
 		got = got || n > 0
@@ -253,7 +273,13 @@ func (w *tlsWire) fill() (bool, error) {
 // peerCN returns the common name of the peer's verified certificate, or ""
 // when it sent none or none was verified.
 func (w *tlsWire) peerCN() string {
-	cs := w.tc.ConnectionState()
+	if w.tc == nil {
+		return w.cn
+	}
+	return connCN(w.tc.ConnectionState())
+}
+
+func connCN(cs tls.ConnectionState) string {
 	if len(cs.VerifiedChains) == 0 || len(cs.PeerCertificates) == 0 {
 		return ""
 	}
@@ -275,6 +301,10 @@ func (w *tlsWire) closed() {
 	w.failed, w.dropped = true, true
 	w.r, w.w = 0, 0
 	w.release()
+	w.pend = nil
+	if w.tr.keys != nil {
+		w.tr.keys.forget(w.tr)
+	}
 	w.tr.Close()
 }
 
@@ -314,6 +344,20 @@ type tlsTransport struct {
 	// onLoop is set on the loop when the handshake's result arrives, after
 	// the worker has returned from the handshake (Execute orders the two).
 	onLoop bool
+
+	// What the record layer's takeover needs (tlstakeover.go), guarded by
+	// mu: the ClientHello's first bytes (its random), the records
+	// crypto/tls wrote, the traffic secrets it logged, and where the
+	// worker's reads stand in the record stream (hdr, left): a read never
+	// goes past the end of a record, so that crypto/tls holds no bytes
+	// after the handshake's last record.
+	head     []byte
+	keys     *tlsKeyLog
+	sent     [][]byte
+	sentLen  int
+	cts, sts []byte
+	hdr      []byte
+	left     int
 }
 
 // hand passes ciphertext read on the loop to the handshake worker. It
@@ -324,6 +368,12 @@ func (t *tlsTransport) hand(b []byte) bool {
 	ok := t.total <= tlsHandshakeIn
 	if ok {
 		t.in = append(t.in, b...)
+		if t.keys != nil && len(t.head) < clientRandomEnd {
+			t.head = append(t.head, b[:min(len(b), clientRandomEnd-len(t.head))]...)
+			if len(t.head) == clientRandomEnd {
+				t.keys.register(t)
+			}
+		}
 	}
 	t.mu.Unlock()
 	t.signal()
@@ -360,7 +410,8 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		t.mu.Lock()
 		switch {
 		case len(t.in) > 0:
-			n := copy(p, t.in)
+			n := copy(p[:t.recordBound(len(p))], t.in)
+			t.advance(t.in[:n])
 			t.in = t.in[n:]
 			if len(t.in) == 0 {
 				t.in = nil // an idle console keeps no handshake bytes
@@ -391,6 +442,14 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	b := append([]byte(nil), p...)
+	if t.keys != nil {
+		t.mu.Lock()
+		t.sentLen += len(b)
+		if t.sentLen <= tlsHandshakeIn {
+			t.sent = append(t.sent, b)
+		}
+		t.mu.Unlock()
+	}
 	w := t.w
 	err := w.raw.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		t.mu.Lock()
