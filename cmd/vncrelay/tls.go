@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -22,6 +23,7 @@ type tlsOptions struct {
 	version, ciphers       string
 	targetCAFile           string
 	handshakeTO            time.Duration
+	gcPercent              int // --gc-percent; 0 for the default (tlsGCPercent with TLS on)
 	// noDefaultCert: no ./self.pem lookup when cert is "" (Nova's proxies,
 	// whose configuration has already said whether a certificate exists).
 	noDefaultCert bool
@@ -43,11 +45,13 @@ func (t *tlsOptions) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&t.ciphers, "ssl-ciphers", "", "TLS 1.2 cipher suites, OpenSSL names separated by ':' (default: Go's)")
 	fs.StringVar(&t.targetCAFile, "target-cafile", "", "`FILE` of CA certificates trusted for consoles' certificates with --ssl-target (default: the system's)")
 	fs.DurationVar(&t.handshakeTO, "tls-handshake-timeout", 0, "time for a TLS handshake (0: --handshake-timeout)")
+	fs.IntVar(&t.gcPercent, "gc-percent", 0, "Go garbage collector target: heap growth over live data, in `PERCENT`, before a collection; -1 turns collection off (0: 50 when TLS is on and $GOGC is not set, else Go's default or $GOGC; see docs/TLS.md)")
 }
 
 // apply puts the TLS options into cfg. It returns the server certificates
 // to reload on SIGHUP, or nil when the port takes no TLS.
 func (t *tlsOptions) apply(cfg *engine.Config, log *slog.Logger) (*tlsconf.Server, error) {
+	t.applyGCPercent(log)
 	cfg.TLSHandshakeTimeout = t.handshakeTO
 	if t.sslTarget {
 		c, err := tlsconf.ClientConfig(t.targetCAFile)
@@ -87,7 +91,28 @@ func (t *tlsOptions) apply(cfg *engine.Config, log *slog.Logger) (*tlsconf.Serve
 	}
 	cfg.TLS, cfg.TLSOnly = srv.Config(), t.sslOnly
 	logCert(log, "TLS on", srv, "ssl_only", t.sslOnly, "verify_client", t.verifyClient)
+	if t.gcPercent == 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(tlsGCPercent)
+	}
 	return srv, nil
+}
+
+// tlsGCPercent is the garbage collector's target when the port takes TLS
+// and neither --gc-percent nor $GOGC says otherwise. Go's default (100)
+// lets the heap grow to twice the live data, and the runtime keeps what it
+// freed up to that goal: each TLS handshake leaves some 30 KiB of garbage
+// (crypto/tls's buffers, certificate work, the goroutine's stack), so after
+// a burst of opens an idle relay keeps about twice its live memory. 50
+// holds it to one and a half times; the relaying itself allocates nothing,
+// so the cost is only in opening consoles (docs/TLS.md, Performance).
+const tlsGCPercent = 50
+
+// applyGCPercent sets the collector's target from --gc-percent, when given.
+func (t *tlsOptions) applyGCPercent(log *slog.Logger) {
+	if t.gcPercent != 0 {
+		debug.SetGCPercent(t.gcPercent)
+		log.Info("garbage collector target set", "gc_percent", t.gcPercent)
+	}
 }
 
 // withCertReload adds the certificates' reload to what SIGHUP does. A
