@@ -97,6 +97,7 @@ type tls13Half struct {
 	aead   cipher.AEAD
 	iv     [12]byte
 	seq    uint64
+	nbuf   [12]byte // the current record's nonce: a field, as a slice of a local would escape to the heap
 }
 
 // setSecret installs a traffic secret (RFC 8446 section 7.3): key and IV
@@ -134,16 +135,16 @@ func (h *tls13Half) update() error {
 	return h.setSecret(next)
 }
 
-// nonce is the per-record nonce: the IV XOR the sequence number, left-padded
-// to the IV's length (RFC 8446 section 5.3).
-func (h *tls13Half) nonce() [12]byte {
-	n := h.iv
+// nonce returns the per-record nonce: the IV XOR the sequence number,
+// left-padded to the IV's length (RFC 8446 section 5.3), in h.nbuf.
+func (h *tls13Half) nonce() []byte {
+	h.nbuf = h.iv
 	var s [8]byte
 	binary.BigEndian.PutUint64(s[:], h.seq)
 	for i := range s {
-		n[4+i] ^= s[i]
+		h.nbuf[4+i] ^= s[i]
 	}
-	return n
+	return h.nbuf[:]
 }
 
 // seal appends to out one record of inner type typ carrying p (at most
@@ -162,14 +163,14 @@ func (h *tls13Half) seal(out []byte, typ byte, p []byte) []byte {
 		ext := p[:len(p)+1]
 		saved := ext[len(p)]
 		ext[len(p)] = typ
-		out = h.aead.Seal(out, n[:], ext, out[hdr:hdr+recHeaderLen])
+		out = h.aead.Seal(out, n, ext, out[hdr:hdr+recHeaderLen])
 		ext[len(p)] = saved
 		return out
 	}
 	out = append(out, p...)
 	out = append(out, typ)
 	body := out[hdr+recHeaderLen:]
-	return h.aead.Seal(out[:hdr+recHeaderLen], n[:], body, out[hdr:hdr+recHeaderLen])
+	return h.aead.Seal(out[:hdr+recHeaderLen], n, body, out[hdr:hdr+recHeaderLen])
 }
 
 // open decrypts rec (header and ciphertext, one whole record) appending the
@@ -184,7 +185,7 @@ func (h *tls13Half) open(dst, rec []byte) ([]byte, byte, byte, error) {
 		return nil, 0, alertRecordOverflow, fmt.Errorf("%w: %d bytes of ciphertext", errTLSRecord, len(rec)-recHeaderLen)
 	}
 	n := h.nonce()
-	pt, err := h.aead.Open(dst, n[:], rec[recHeaderLen:], rec[:recHeaderLen])
+	pt, err := h.aead.Open(dst, n, rec[recHeaderLen:], rec[:recHeaderLen])
 	if err != nil {
 		return nil, 0, alertBadRecordMAC, fmt.Errorf("%w: %w", errTLSRecord, err)
 	}
