@@ -466,7 +466,7 @@ func TestTLSRecordLayerNoAllocs(t *testing.T) {
 	dst := make([]byte, 0, recHeaderLen+recMaxCipher)
 	allocs := testing.AllocsPerRun(50, func() {
 		out = tx.sealData(out[:0], payload[:30000]) // in place: room past the end
-		out = tx.sealData(out, payload[:100:100])    // copied: none
+		out = tx.sealData(out, payload[:100:100])   // copied: none
 		for b := out; len(b) > 0; {
 			n := recordLen(b)
 			if _, _, _, err := rx.openRecord(dst[:0], b[:n], nil); err != nil {
