@@ -97,6 +97,25 @@ func (c *Cache) Resolve(ctx context.Context, token string) (Target, error) {
 	}
 }
 
+// ResolveNow implements ImmediateResolver: a kept answer while it is
+// fresh, else ErrWouldBlock (the store must be asked: Resolve), as it is
+// when another goroutine holds the cache's lock at that moment.
+func (c *Cache) ResolveNow(token string) (Target, error) {
+	now := c.clock()
+	if !c.mu.TryLock() { // held by a writer, maybe for an eviction scan: never wait on a loop
+		return Target{}, ErrWouldBlock
+	}
+	e, hit := c.entries[token]
+	c.mu.Unlock()
+	switch {
+	case !hit || !now.Before(e.expires):
+		return Target{}, ErrWouldBlock
+	case !e.ok:
+		return Target{}, ErrUnknownToken
+	}
+	return e.target, nil
+}
+
 // lookup asks the store under the starting caller's deadline, detached from
 // its cancellation, and keeps the answer.
 func (c *Cache) lookup(ctx context.Context, token string) (Target, error) {

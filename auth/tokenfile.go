@@ -67,6 +67,10 @@ type TokenFile struct {
 	Logger *slog.Logger
 
 	tokens atomic.Pointer[map[string]Target] // in force; never written once stored
+	// quick lets ResolveNow answer for a single-file source without a
+	// check: the signature of the file behind the tokens in force, stored
+	// by a check that found it settled (not racy); nil otherwise.
+	quick atomic.Pointer[quickState]
 
 	mu       sync.Mutex
 	started  uint64        // checks started
@@ -82,6 +86,13 @@ type TokenFile struct {
 	failed map[string]string // path → the error last logged for it
 	settle time.Duration     // racyWindow when zero (tests shorten it)
 	hook   func()            // tests: runs at the end of every check
+}
+
+// quickState is a settled single-file source: its signature and the tokens
+// read from it.
+type quickState struct {
+	sig    fileSig
+	tokens *map[string]Target
 }
 
 // fileState is one token file as last read.
@@ -130,6 +141,38 @@ func (f *TokenFile) Resolve(ctx context.Context, token string) (Target, error) {
 		if m = f.tokens.Load(); m == nil {
 			return Target{}, fmt.Errorf("token source %s: %w", f.Path, checkErr)
 		}
+	}
+	t, ok := (*m)[token]
+	if !ok {
+		return Target{}, ErrUnknownToken
+	}
+	return t, nil
+}
+
+// ResolveNow implements auth.ImmediateResolver. A ReadOnly source answers
+// from memory once loaded. Otherwise it answers at once only for a source
+// that is one file, settled at its last check: one stat(2) of the file,
+// and the tokens in memory when the file's signature is the one they were
+// read at; this is the answer a check started now would give (see
+// TokenFile: a settled file whose signature did not change was not
+// rewritten). A directory source, a file changed since its last check or
+// too recently, and a source that does not stat, return ErrWouldBlock:
+// Resolve then runs the check.
+func (f *TokenFile) ResolveNow(token string) (Target, error) {
+	var m *map[string]Target
+	if f.ReadOnly {
+		if m = f.tokens.Load(); m == nil {
+			return Target{}, ErrWouldBlock
+		}
+	} else {
+		q := f.quick.Load()
+		if q == nil {
+			return Target{}, ErrWouldBlock
+		}
+		if sig, err := statSig(f.Path); err != nil || sig != q.sig {
+			return Target{}, ErrWouldBlock
+		}
+		m = q.tokens
 	}
 	t, ok := (*m)[token]
 	if !ok {
@@ -196,6 +239,7 @@ func (f *TokenFile) check(force bool) error {
 		f.seed, f.failed = maphash.MakeSeed(), map[string]string{}
 	}
 	start := time.Now()
+	f.quick.Store(nil) // stored again below by a check that finds a settled file
 	fi, err := os.Stat(f.Path)
 	if err != nil {
 		return f.fail(f.Path, fmt.Errorf("stat token source: %w", err))
@@ -216,6 +260,11 @@ func (f *TokenFile) check(force bool) error {
 	f.file = st
 	if changed || f.tokens.Load() == nil {
 		f.publish(st.tokens, 1)
+	}
+	if st.racy {
+		f.quick.Store(nil)
+	} else {
+		f.quick.Store(&quickState{sig: st.sig, tokens: f.tokens.Load()})
 	}
 	return nil
 }
