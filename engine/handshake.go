@@ -145,6 +145,7 @@ func (s *session) connect(token string) {
 		refusal := errStoreDown
 		if errors.Is(err, auth.ErrUnknownToken) {
 			refusal = errForbidden
+			s.logRefusalReason(err) // refusalreason.go
 		} else {
 			srv.stats.lookupErrors.Add(1)
 			srv.log.Error("token lookup failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
