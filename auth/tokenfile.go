@@ -55,7 +55,9 @@ const racyWindow = 3 * time.Second
 //
 // Failures. A source that cannot be read (gone, unreadable) keeps the last
 // good tokens in force, file by file, and is logged once until it reads
-// again; lines that do not parse are skipped and logged once per change of
+// again; before it was ever read, nothing is in force and the error is the
+// caller's to report (Load: the command line refuses to start); a source
+// with no tokens is loaded, with a warning that every console is refused; lines that do not parse are skipped and logged once per change of
 // their file, with file and line number and never their text. websockify
 // fails the lookup instead.
 type TokenFile struct {
@@ -198,7 +200,7 @@ func (f *TokenFile) check(force bool) error {
 	start := time.Now()
 	fi, err := os.Stat(f.Path)
 	if err != nil {
-		return f.fail(f.Path, fmt.Errorf("stat token source: %w", err))
+		return f.fail(f.Path, fmt.Errorf("token source %s: %w", f.Path, pathErr(err)))
 	}
 	if fi.IsDir() {
 		f.file = nil
@@ -226,7 +228,7 @@ func (f *TokenFile) check(force bool) error {
 func (f *TokenFile) checkDir(fi fs.FileInfo, start time.Time, force bool) error {
 	dh, err := os.Open(f.Path)
 	if err != nil {
-		return f.fail(f.Path, fmt.Errorf("open token directory: %w", err))
+		return f.fail(f.Path, fmt.Errorf("token directory %s: %w", f.Path, pathErr(err)))
 	}
 	defer dh.Close()
 	d, changed := f.dir, false
@@ -388,11 +390,33 @@ func listTokenDir(dir *os.File) ([]string, error) {
 func (f *TokenFile) publish(tokens map[string]Target, files int) {
 	f.tokens.Store(&tokens)
 	f.logger().Info("tokens loaded", "source", f.Path, "files", files, "tokens", len(tokens))
+	if len(tokens) == 0 {
+		then := "the source is read again at each lookup: add tokens, no reload needed"
+		if f.ReadOnly {
+			then = "ReadOnlyTokenFile reads it once: add tokens, then SIGHUP"
+		}
+		f.logger().Warn("token source holds no tokens: every console is refused (403) until it does; "+then, "source", f.Path)
+	}
+}
+
+// pathErr is err without the *fs.PathError around it, whose text repeats
+// the operation and path that the caller's message names already.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // fail logs err for path unless it was the last error logged for it, and
-// returns it.
+// returns it. Before any tokens were loaded it logs nothing: there are no
+// last good tokens to keep, and the caller reports the error (Load's caller
+// refuses to start; a lookup fails with it, 503).
 func (f *TokenFile) fail(path string, err error) error {
+	if f.tokens.Load() == nil {
+		return err
+	}
 	if msg := err.Error(); f.failed[path] != msg {
 		f.failed[path] = msg
 		f.logger().Error("token source unreadable; keeping the last good tokens",

@@ -85,8 +85,8 @@ func run(args []string, stderr io.Writer) error {
 		tokens = cfg.Resolver.(*auth.TokenFile)
 	}
 	if tokens != nil {
-		if err := tokens.Load(); err != nil {
-			return fmt.Errorf("token source: %w", err)
+		if err := loadTokenSource(tokens); err != nil { // tokensource.go
+			return err
 		}
 	}
 	checkLimits(&cfg, log)

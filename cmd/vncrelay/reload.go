@@ -58,7 +58,7 @@ func buildWebsockify(args []string, log *slog.Logger) (*built, error) {
 	}
 	if tokens != nil {
 		if err := tokens.Load(); err != nil {
-			return nil, fmt.Errorf("token source: %w", err)
+			return nil, err // names the token source
 		}
 	}
 	certs, err := o.tls.apply(&cfg, quietLog)
