@@ -133,7 +133,7 @@ func run(args []string, stderr io.Writer) error {
 		defer rl.close()
 		reload = rl.reload
 	}
-	return serve(srv, log, reload, o.handover(), adm.closeForHandover, retireWhen(srv, time.Duration(o.timeout)*time.Second, o.runOnce))
+	return serve(srv, log, reload, o.handover(), adm.closeForHandover, retireWhen(srv, o.timeout, o.runOnce))
 }
 
 // serve runs srv until it stops by itself (websockify's --idle-timeout) or
@@ -270,8 +270,8 @@ func retireWhen(srv *engine.Server, timeout time.Duration, runOnce bool) <-chan 
 func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, error) {
 	cfg := engine.Config{
 		Listen: o.listen, PreferIPv6: o.preferIPv6, HostToken: o.hostToken, WebDir: o.web,
-		Heartbeat:          time.Duration(o.heartbeat) * time.Second,
-		ServerIdleTimeout:  time.Duration(o.idle) * time.Second,
+		Heartbeat:          o.heartbeat,
+		ServerIdleTimeout:  o.idle,
 		PongTimeout:        o.pongTO,
 		ConsoleIdleTimeout: o.consoleIdleTO,
 		HandshakeTimeout:   o.handshakeTO, ConnectTimeout: o.connectTO, CloseTimeout: o.closeTO,
@@ -279,7 +279,7 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		MaxConnections: o.maxConns, MaxPendingHandshakes: o.maxPending,
 		MaxMessageSize: o.maxMessage, MaxFragments: o.maxFragments, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
 		Logger:      log,
-		RevokeCheck: time.Duration(o.revokeCheck) * time.Second,
+		RevokeCheck: o.revokeCheck,
 		ReusePort:   o.reusePort,
 	}
 	useActivatedListener(&cfg, log) // systemd.go

@@ -75,7 +75,7 @@ func fixedOptions(o *options) []string {
 		"--admin " + o.admin, "--pprof " + o.pprof, "--record " + o.record,
 		fmt.Sprintf("--traffic %t", o.traffic), "--log-file " + o.logFile, "--log-format " + o.logFormat,
 		fmt.Sprintf("--verbose %t", o.verbose), "--syslog " + o.syslog, fmt.Sprintf("--legacy-syslog %t", o.legacySys),
-		fmt.Sprintf("--daemon %t", o.daemon), fmt.Sprintf("--run-once %t", o.runOnce), fmt.Sprintf("--timeout %d", o.timeout),
+		fmt.Sprintf("--daemon %t", o.daemon), fmt.Sprintf("--run-once %t", o.runOnce), fmt.Sprintf("--timeout %s", o.timeout),
 		fmt.Sprintf("--handover-timeout %s", o.handoverTO), fmt.Sprintf("TLS options %+v", o.tls),
 	}
 }
