@@ -360,7 +360,7 @@ func newLogger(o *options, stderr io.Writer) (*slog.Logger, func(), error) {
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	hopts := &slog.HandlerOptions{Level: level}
+	hopts := &slog.HandlerOptions{Level: level, ReplaceAttr: logDurations} // logformat.go
 	var h slog.Handler
 	switch o.logFormat {
 	case "text":
