@@ -67,6 +67,12 @@ type TokenFile struct {
 	ReadOnly bool
 	// Logger receives reload reports; nil means slog.Default().
 	Logger *slog.Logger
+	// HostTokens says the tokens are taken from Host headers (websockify's
+	// --host-token). Tokens are compared with case, as websockify does, and
+	// browsers send host names in lower case, so a token with an upper-case
+	// letter never matches a browser's request: each load then warns with
+	// the number of such tokens (never the tokens).
+	HostTokens bool
 
 	tokens atomic.Pointer[map[string]Target] // in force; never written once stored
 
@@ -390,6 +396,18 @@ func listTokenDir(dir *os.File) ([]string, error) {
 func (f *TokenFile) publish(tokens map[string]Target, files int) {
 	f.tokens.Store(&tokens)
 	f.logger().Info("tokens loaded", "source", f.Path, "files", files, "tokens", len(tokens))
+	if f.HostTokens {
+		upper := 0
+		for tok := range tokens {
+			if strings.ContainsFunc(tok, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+				upper++
+			}
+		}
+		if upper > 0 {
+			f.logger().Warn("tokens with upper-case letters never match a browser with --host-token: browsers send host names in lower case, and tokens are compared with case; make them lower case",
+				"source", f.Path, "tokens_with_upper_case", upper)
+		}
+	}
 	if len(tokens) == 0 {
 		then := "the source is read again at each lookup: add tokens, no reload needed"
 		if f.ReadOnly {

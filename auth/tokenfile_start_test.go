@@ -57,3 +57,49 @@ func TestTokenFileStart(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenFileHostTokensCase: with HostTokens, a load warns about tokens
+// with upper-case letters (a browser's Host never matches them), giving
+// their number and never a token.
+func TestTokenFileHostTokensCase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte("vm1: 127.0.0.1:1\nVM2-Secret: 127.0.0.1:2\nvM3: 127.0.0.1:3\nvm-ß: 127.0.0.1:4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		hostTokens bool
+		warn       bool
+	}{
+		{"host tokens", true, true},
+		{"query tokens", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			tf := &TokenFile{Path: path, HostTokens: tc.hostTokens, Logger: quietLogger(&logs)}
+			if err := tf.Load(); err != nil {
+				t.Fatal(err)
+			}
+			got := logs.String()
+			warned := strings.Contains(got, "tokens with upper-case letters never match a browser")
+			if warned != tc.warn {
+				t.Fatalf("warned %v, want %v:\n%s", warned, tc.warn, got)
+			}
+			if tc.warn && !strings.Contains(got, "tokens_with_upper_case=2") {
+				t.Fatalf("want the count 2:\n%s", got)
+			}
+			for _, tok := range []string{"VM2-Secret", "vM3"} {
+				if strings.Contains(got, tok) {
+					t.Fatalf("the log holds a token:\n%s", got)
+				}
+			}
+			// The tokens are compared as they are written.
+			if _, err := tf.Resolve(t.Context(), "vm2-secret"); !errors.Is(err, ErrUnknownToken) {
+				t.Fatalf("lower-cased token: %v, want unknown", err)
+			}
+			if _, err := tf.Resolve(t.Context(), "VM2-Secret"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

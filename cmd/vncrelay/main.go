@@ -321,6 +321,9 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 			return cfg, nil, err
 		}
 		cfg.Resolver = r
+		if tf != nil {
+			tf.HostTokens = o.hostToken // warns about tokens a browser's Host cannot match
+		}
 		return cfg, tf, nil
 	}
 	return cfg, nil, nil

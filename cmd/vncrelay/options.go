@@ -91,7 +91,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.plugin, "token-plugin", "", "websockify token plugin: TokenFile, ReadOnlyTokenFile, TokenFileName, UnixDomainSocketDirectory, TokenRedis, BaseTokenAPI, JSONTokenApi or JWTTokenApi (see docs/STORES.md)")
 	fs.StringVar(&o.source, "token-source", "", "the plugin's source: a file, directory, Redis host[:port[:db[:password[:namespace]]]], URL with %s, or key file")
 	fs.StringVar(&o.targetCfg, "target-config", "", "websockify's older spelling of --token-plugin TokenFile --token-source `FILE_OR_DIR`")
-	fs.BoolVar(&o.hostToken, "host-token", false, "take the token from the Host header, less its port (the query and cookies are then not read)")
+	fs.BoolVar(&o.hostToken, "host-token", false, "take the token from the Host header, less its port (the query and cookies are then not read); compared with case, as websockify, and browsers send host names in lower case: use lower-case tokens")
 	fs.StringVar(&o.web, "web", "", "serve static files (noVNC) from `DIR` on the same port")
 	fs.Bool("file-only", false, "accepted for websockify compatibility: vncrelay never lists directories")
 	durationVar(fs, &o.heartbeat, "heartbeat", "send a ping to each browser this often (0: never)")

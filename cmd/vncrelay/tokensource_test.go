@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,3 +56,42 @@ func TestTokenSourceMissingAtStart(t *testing.T) {
 }
 
 func mkfifo(path string) error { return unix.Mkfifo(path, 0o600) }
+
+// TestHostTokenCaseHint: with --host-token, loading a token file whose
+// tokens have upper-case letters warns (browsers send host names in lower
+// case); without it, nothing is said.
+func TestHostTokenCaseHint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte("Console-7: 127.0.0.1:5900\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		warn bool
+	}{
+		{"host token", []string{"--host-token"}, true},
+		{"query token", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseOptions(append(tc.args, "--token-plugin", "TokenFile", "--token-source", path, "127.0.0.1:0"), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			_, tf, err := o.config(slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil || tf == nil {
+				t.Fatalf("config: %v, %v", tf, err)
+			}
+			if err := loadTokenSource(tf); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(logs.String(), "upper-case"); got != tc.warn {
+				t.Fatalf("warned %v, want %v:\n%s", got, tc.warn, logs.String())
+			}
+			if strings.Contains(logs.String(), "Console-7") {
+				t.Fatalf("the log holds the token:\n%s", logs.String())
+			}
+		})
+	}
+}
