@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +88,30 @@ func TestDurationHelp(t *testing.T) {
 	if strings.Contains(help, "SECS") || strings.Contains(help, "(default 0") {
 		t.Errorf("--help still mentions SECS or a zero default:\n%s", help)
 	}
+}
+
+// FuzzDurationValue: any option value is a duration or an error, never a
+// panic; a bare number is that many seconds, anything else what
+// time.ParseDuration says.
+func FuzzDurationValue(f *testing.F) {
+	for _, s := range []string{"30", "0.5", ".25", "-1", "1m30s", "500ms", "1e3", "Inf", "", "99999999999999999999", "+3", "3."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var d time.Duration
+		err := durationValue{&d}.Set(s)
+		if err != nil {
+			return
+		}
+		if bareSeconds.MatchString(s) {
+			secs, perr := strconv.ParseFloat(s, 64)
+			if perr != nil || math.Abs(d.Seconds()-secs) > 1e-6*math.Max(1, math.Abs(secs)) {
+				t.Fatalf("%q gave %v", s, d)
+			}
+			return
+		}
+		if want, perr := time.ParseDuration(s); perr != nil || want != d {
+			t.Fatalf("%q gave %v, time.ParseDuration %v %v", s, d, want, perr)
+		}
+	})
 }
