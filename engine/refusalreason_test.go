@@ -76,6 +76,7 @@ func TestTokenRefusalReason(t *testing.T) {
 		{"no console", sign(gojwt.SigningMethodHS256, key, gojwt.MapClaims{"host": marker, "port": marker}), "no console in claims"},
 		{"PBES2", encrypt(jose.PBES2_HS256_A128KW, key, good), "PBES2 not accepted"},
 		{"JWE to another key", encrypt(jose.DIRECT, other, good), "cannot decrypt (wrong key or tampered)"},
+		{"JWE of the claims JSON", encrypt(jose.DIRECT, key, `{"host":"`+marker+`","port":5900}`), "encrypted plaintext is not a signed JWT"},
 		{"JWE expired", encrypt(jose.DIRECT, key, sign(gojwt.SigningMethodHS256, key,
 			claims(gojwt.MapClaims{"exp": now.Add(-time.Hour).Unix()}))), "expired"},
 	} {
