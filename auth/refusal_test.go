@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestRefusalReason(t *testing.T) {
@@ -31,5 +33,29 @@ func TestRefusalReason(t *testing.T) {
 	}
 	if got := expired.Error(); got != "unknown token: expired" {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+// refusingStore refuses every token with one reason.
+type refusingStore struct{ calls int }
+
+func (s *refusingStore) Resolve(context.Context, string) (Target, error) {
+	s.calls++
+	return Target{}, &RefusedError{Reason: "token API answered 404"}
+}
+
+// TestCacheKeepsRefusalReason: a refusal answered from the cache gives the
+// store's reason, as the first answer did.
+func TestCacheKeepsRefusalReason(t *testing.T) {
+	store := &refusingStore{}
+	c := &Cache{Store: store, NegativeTTL: time.Hour}
+	for i := range 2 {
+		_, err := c.Resolve(context.Background(), "t")
+		if !errors.Is(err, ErrUnknownToken) || RefusalReason(err) != "token API answered 404" {
+			t.Fatalf("lookup %d: %v, reason %q", i, err, RefusalReason(err))
+		}
+	}
+	if store.calls != 1 {
+		t.Fatalf("%d lookups reached the store, want 1 (the second from the cache)", store.calls)
 	}
 }
