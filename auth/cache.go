@@ -69,6 +69,7 @@ type Cache struct {
 type cacheEntry struct {
 	target  Target
 	ok      bool
+	refused error // when not ok: the store's error (ErrUnknownToken, or wrapping it with a reason)
 	expires time.Time
 }
 
@@ -81,7 +82,7 @@ func (c *Cache) Resolve(ctx context.Context, token string) (Target, error) {
 	c.mu.Unlock()
 	if hit && now.Before(e.expires) {
 		if !e.ok {
-			return Target{}, ErrUnknownToken
+			return Target{}, e.refused
 		}
 		return e.target, nil
 	}
@@ -111,7 +112,7 @@ func (c *Cache) ResolveNow(token string) (Target, error) {
 	case !hit || !now.Before(e.expires):
 		return Target{}, ErrWouldBlock
 	case !e.ok:
-		return Target{}, ErrUnknownToken
+		return Target{}, e.refused
 	}
 	return e.target, nil
 }
@@ -137,7 +138,7 @@ func (c *Cache) lookup(ctx context.Context, token string) (Target, error) {
 		}
 	case errors.Is(err, ErrUnknownToken):
 		if ttl := c.ttl(c.NegativeTTL, DefaultNegativeTTL); ttl > 0 {
-			c.keep(token, cacheEntry{expires: c.clock().Add(ttl)})
+			c.keep(token, cacheEntry{refused: err, expires: c.clock().Add(ttl)})
 		}
 	}
 	return t, err

@@ -55,7 +55,9 @@ const racyWindow = 3 * time.Second
 //
 // Failures. A source that cannot be read (gone, unreadable) keeps the last
 // good tokens in force, file by file, and is logged once until it reads
-// again; lines that do not parse are skipped and logged once per change of
+// again; before it was ever read, nothing is in force and the error is the
+// caller's to report (Load: the command line refuses to start); a source
+// with no tokens is loaded, with a warning that every console is refused; lines that do not parse are skipped and logged once per change of
 // their file, with file and line number and never their text. websockify
 // fails the lookup instead.
 type TokenFile struct {
@@ -65,6 +67,12 @@ type TokenFile struct {
 	ReadOnly bool
 	// Logger receives reload reports; nil means slog.Default().
 	Logger *slog.Logger
+	// HostTokens says the tokens are taken from Host headers (websockify's
+	// --host-token). Tokens are compared with case, as websockify does, and
+	// browsers send host names in lower case, so a token with an upper-case
+	// letter never matches a browser's request: each load then warns with
+	// the number of such tokens (never the tokens).
+	HostTokens bool
 
 	tokens atomic.Pointer[map[string]Target] // in force; never written once stored
 	// quick lets ResolveNow answer for a single-file source without a
@@ -242,7 +250,7 @@ func (f *TokenFile) check(force bool) error {
 	f.quick.Store(nil) // stored again below by a check that finds a settled file
 	fi, err := os.Stat(f.Path)
 	if err != nil {
-		return f.fail(f.Path, fmt.Errorf("stat token source: %w", err))
+		return f.fail(f.Path, fmt.Errorf("token source %s: %w", f.Path, pathErr(err)))
 	}
 	if fi.IsDir() {
 		f.file = nil
@@ -275,7 +283,7 @@ func (f *TokenFile) check(force bool) error {
 func (f *TokenFile) checkDir(fi fs.FileInfo, start time.Time, force bool) error {
 	dh, err := os.Open(f.Path)
 	if err != nil {
-		return f.fail(f.Path, fmt.Errorf("open token directory: %w", err))
+		return f.fail(f.Path, fmt.Errorf("token directory %s: %w", f.Path, pathErr(err)))
 	}
 	defer dh.Close()
 	d, changed := f.dir, false
@@ -437,11 +445,45 @@ func listTokenDir(dir *os.File) ([]string, error) {
 func (f *TokenFile) publish(tokens map[string]Target, files int) {
 	f.tokens.Store(&tokens)
 	f.logger().Info("tokens loaded", "source", f.Path, "files", files, "tokens", len(tokens))
+	if f.HostTokens {
+		upper := 0
+		for tok := range tokens {
+			if strings.ContainsFunc(tok, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+				upper++
+			}
+		}
+		if upper > 0 {
+			f.logger().Warn("tokens with upper-case letters never match a browser with --host-token: browsers send host names in lower case, and tokens are compared with case; make them lower case",
+				"source", f.Path, "tokens_with_upper_case", upper)
+		}
+	}
+	if len(tokens) == 0 {
+		then := "the source is read again at each lookup: add tokens, no reload needed"
+		if f.ReadOnly {
+			then = "ReadOnlyTokenFile reads it once: add tokens, then SIGHUP"
+		}
+		f.logger().Warn("token source holds no tokens: every console is refused (403) until it does; "+then, "source", f.Path)
+	}
+}
+
+// pathErr is err without the *fs.PathError around it, whose text repeats
+// the operation and path that the caller's message names already.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // fail logs err for path unless it was the last error logged for it, and
-// returns it.
+// returns it. Before any tokens were loaded it logs nothing: there are no
+// last good tokens to keep, and the caller reports the error (Load's caller
+// refuses to start; a lookup fails with it, 503).
 func (f *TokenFile) fail(path string, err error) error {
+	if f.tokens.Load() == nil {
+		return err
+	}
 	if msg := err.Error(); f.failed[path] != msg {
 		f.failed[path] = msg
 		f.logger().Error("token source unreadable; keeping the last good tokens",

@@ -117,6 +117,7 @@ func (s *session) connect(token string) {
 func (s *session) admitTarget(token string, t *auth.Target, err error) (*wsframe.HTTPError, error) {
 	if err != nil {
 		if errors.Is(err, auth.ErrUnknownToken) {
+			s.logRefusalReason(err) // refusalreason.go
 			return errForbidden, nil
 		}
 		s.srv.stats.lookupErrors.Add(1)
