@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -477,5 +479,169 @@ func TestTLSRecordLayerNoAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per seal and open", allocs)
+	}
+}
+
+// TestTLSKeyLogRouting: key log lines reach the handshake whose ClientHello
+// carried their client random, and no other; two handshakes with the same
+// random get none (neither can be handed the other's secrets).
+func TestTLSKeyLogRouting(t *testing.T) {
+	hello := func(random byte) []byte {
+		h := make([]byte, clientRandomEnd+10)
+		h[0], h[recHeaderLen] = recHandshake, 1
+		for i := clientRandomEnd - 32; i < clientRandomEnd; i++ {
+			h[i] = random
+		}
+		return h
+	}
+	line := func(label string, random byte, secret string) []byte {
+		return []byte(label + " " + hex.EncodeToString(bytes.Repeat([]byte{random}, 32)) + " " + hex.EncodeToString([]byte(secret)) + "\n")
+	}
+	cases := []struct {
+		name    string
+		randoms []byte // one transport each, registered in order
+		wantCTS []string
+		forget0 bool // the first forgets before the lines arrive
+	}{
+		{"one handshake", []byte{1}, []string{"c1"}, false},
+		{"two randoms", []byte{1, 2}, []string{"c1", "c2"}, false},
+		{"same random", []byte{1, 1}, []string{"", ""}, false},
+		{"same random, first gone", []byte{1, 1}, []string{"", ""}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var k tlsKeyLog
+			ts := make([]*tlsTransport, len(tc.randoms))
+			for i, r := range tc.randoms {
+				ts[i] = &tlsTransport{keys: &k}
+				ts[i].mu.Lock()
+				ts[i].head = hello(r)[:clientRandomEnd]
+				k.register(ts[i])
+				ts[i].mu.Unlock()
+			}
+			if tc.forget0 {
+				k.forget(ts[0])
+			}
+			for i, r := range tc.randoms {
+				_, _ = k.Write(line("CLIENT_TRAFFIC_SECRET_0", r, fmt.Sprintf("c%d", i+1)))
+				_, _ = k.Write(line("CLIENT_HANDSHAKE_TRAFFIC_SECRET", r, "ignored"))
+			}
+			for i, tr := range ts {
+				if tc.forget0 && i == 0 {
+					continue
+				}
+				if got := string(tr.cts); got != tc.wantCTS[i] {
+					t.Fatalf("transport %d: secret %q, want %q", i, got, tc.wantCTS[i])
+				}
+			}
+			for _, tr := range ts {
+				k.forget(tr)
+			}
+			if len(k.byCR) != 0 {
+				t.Fatalf("%d entries left", len(k.byCR))
+			}
+		})
+	}
+}
+
+// splitConn is batchConn (tls_test.go) that also splits the large write:
+// the held Finished and the first split bytes of the request's record go
+// in one segment, the rest after a pause, so that the record the relay's
+// record layer reads first started during the handshake.
+type splitConn struct {
+	net.Conn
+	split int
+	held  []byte
+}
+
+func (c *splitConn) Write(p []byte) (int, error) {
+	if len(p) < 100 {
+		c.held = append(c.held, p...)
+		return len(p), nil
+	}
+	if _, err := c.Conn.Write(append(c.held, p[:c.split]...)); err != nil {
+		return 0, err
+	}
+	c.held = nil
+	time.Sleep(200 * time.Millisecond)
+	_, err := c.Conn.Write(p[c.split:])
+	return len(p), err
+}
+
+// TestTLSRecordLayerRecordAcrossTakeover: a request record that began
+// arriving during the handshake and ends after the takeover is read whole,
+// wherever it was cut (inside its header, inside its ciphertext).
+func TestTLSRecordLayerRecordAcrossTakeover(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		split int
+	}{{"inside the header", 3}, {"inside the ciphertext", 40}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTLSEnv(t, rfb.ModeEcho, nil)
+			raw, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := e.clientTLS()
+			cfg.MinVersion = tls.VersionTLS13
+			c := tls.Client(&splitConn{Conn: raw, split: tc.split}, cfg)
+			defer c.Close()
+			if err := c.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(c, upgradeRequest("/websockify?token="+canary)); err != nil {
+				t.Fatal(err)
+			}
+			w := readResponse(t, c)
+			if w.status != 101 {
+				t.Fatalf("upgrade: %d %q", w.status, w.body)
+			}
+			if st := e.srv.Stats(); st.TLS.RecordLayer != 1 {
+				t.Fatalf("record layer took over %d connections, want 1", st.TLS.RecordLayer)
+			}
+		})
+	}
+}
+
+// TestTLSRecordLayerRefusesOnTheWire: after the takeover, a record longer
+// than TLS allows or one that does not authenticate ends the connection
+// with the alert RFC 8446 names, which the browser's crypto/tls reports.
+func TestTLSRecordLayerRefusesOnTheWire(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bytes []byte
+		want  string
+	}{
+		{"too long", []byte{recApplicationData, 3, 3, 0x4f, 0}, "record overflow"},
+		{"forged", append([]byte{recApplicationData, 3, 3, 0, 40}, make([]byte, 40)...), "bad record MAC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTLSEnv(t, rfb.ModeEcho, nil)
+			raw, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := tls.Client(raw, e.clientTLS())
+			defer c.Close()
+			if _, err := io.WriteString(c, upgradeRequest("/websockify?token="+canary)); err != nil {
+				t.Fatal(err)
+			}
+			w := readResponse(t, c)
+			if w.status != 101 {
+				t.Fatalf("upgrade: %d", w.status)
+			}
+			w.rfbHandshake()
+			if _, err := raw.Write(tc.bytes); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err = io.Copy(io.Discard, c)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an alert %q, got %v", tc.want, err)
+			}
+			if st := e.srv.Stats(); st.TLS.RecordLayer != 1 {
+				t.Fatalf("record layer took over %d connections, want 1", st.TLS.RecordLayer)
+			}
+		})
 	}
 }

@@ -43,7 +43,11 @@ type tlsKeyLog struct {
 type keyLoggedConfig struct{ orig, logged *tls.Config }
 
 // register files t under the client random of its ClientHello (t.head),
-// when t.head is a ClientHello record. Called with t.mu held.
+// when t.head is a ClientHello record. A random already filed (a client
+// that reuses one, or copies another's from the wire) poisons the entry:
+// its lines then go to no handshake, so a second handshake can never hand
+// its secrets to the first, and both stay with crypto/tls. Called with
+// t.mu held.
 func (k *tlsKeyLog) register(t *tlsTransport) {
 	h := t.head
 	if h[0] != recHandshake || h[recHeaderLen] != 1 { // client_hello
@@ -55,7 +59,9 @@ func (k *tlsKeyLog) register(t *tlsTransport) {
 	if k.byCR == nil {
 		k.byCR = make(map[[32]byte]*tlsTransport)
 	}
-	if _, dup := k.byCR[cr]; !dup {
+	if _, dup := k.byCR[cr]; dup {
+		k.byCR[cr] = nil // poisoned until one of them forgets it
+	} else {
 		k.byCR[cr] = t
 	}
 	k.mu.Unlock()
@@ -73,7 +79,7 @@ func (k *tlsKeyLog) forget(t *tlsTransport) {
 	var cr [32]byte
 	copy(cr[:], h[clientRandomEnd-32:])
 	k.mu.Lock()
-	if k.byCR[cr] == t {
+	if o, ok := k.byCR[cr]; ok && (o == t || o == nil) {
 		delete(k.byCR, cr)
 	}
 	k.mu.Unlock()
@@ -307,25 +313,25 @@ func (w *tlsWire) openRecords() bool {
 // there yet; a record longer than TLS allows is returned as it is, for
 // openRecord to refuse.
 func (w *tlsWire) nextRecord() (rec []byte, fromPend, ok bool) {
-	if len(w.pend) > 0 {
+	for len(w.pend) > 0 {
 		n := recordLen(w.pend)
-		if n == 0 || n > len(w.pend) {
-			want := recHeaderLen
-			if n > 0 {
-				want = min(n, recHeaderLen+recMaxCipher+1)
-			}
-			b, _ := w.raw.Peek(-1)
-			k := min(len(b), want-len(w.pend))
-			w.pend = append(w.pend, b[:k]...)
-			_, _ = w.raw.Discard(k)
-			if n = recordLen(w.pend); n == 0 || n > len(w.pend) {
-				if n > recHeaderLen+recMaxCipher {
-					return w.pend, true, true
-				}
-				return nil, false, false
-			}
+		switch {
+		case n > 0 && n <= len(w.pend):
+			return w.pend[:n], true, true
+		case n > recHeaderLen+recMaxCipher:
+			return w.pend, true, true // openRecord refuses it
 		}
-		return w.pend[:n], true, true
+		want := recHeaderLen // the header first, then the rest of the record
+		if n > 0 {
+			want = n
+		}
+		b, _ := w.raw.Peek(-1)
+		if len(b) == 0 {
+			return nil, false, false
+		}
+		k := min(len(b), want-len(w.pend))
+		w.pend = append(w.pend, b[:k]...)
+		_, _ = w.raw.Discard(k)
 	}
 	b, _ := w.raw.Peek(recHeaderLen)
 	n := recordLen(b)
