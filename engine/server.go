@@ -39,6 +39,7 @@ type Server struct {
 	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
 	tlsSlots chan struct{}
 	tlsKeys  tlsKeyLog // browsers' TLS secrets for the record layer's takeover (tlstakeover.go)
+	tlsMem   tlsMemory // returning memory after a burst of handshakes (tlsmem.go)
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState

@@ -111,6 +111,7 @@ func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(e
 	go func() {
 		defer func() {
 			<-srv.tlsSlots
+			srv.handshakeEnded()
 			srv.workers.Done()
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -23,7 +23,7 @@ type tlsOptions struct {
 	version, ciphers       string
 	targetCAFile           string
 	handshakeTO            time.Duration
-	gcPercent              int // --gc-percent; 0 for the default (tlsGCPercent with TLS on)
+	gcPercent              int // --gc-percent; 0 leaves Go's (100, or $GOGC)
 	// noDefaultCert: no ./self.pem lookup when cert is "" (Nova's proxies,
 	// whose configuration has already said whether a certificate exists).
 	noDefaultCert bool
@@ -45,7 +45,7 @@ func (t *tlsOptions) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&t.ciphers, "ssl-ciphers", "", "TLS 1.2 cipher suites, OpenSSL names separated by ':' (default: Go's)")
 	fs.StringVar(&t.targetCAFile, "target-cafile", "", "`FILE` of CA certificates trusted for consoles' certificates with --ssl-target (default: the system's)")
 	durationVar(fs, &t.handshakeTO, "tls-handshake-timeout", "time for a TLS handshake (0: --handshake-timeout)")
-	fs.IntVar(&t.gcPercent, "gc-percent", 0, "Go garbage collector target: heap growth over live data, in `PERCENT`, before a collection; -1 turns collection off (0: 50 when TLS is on and $GOGC is not set, else Go's default or $GOGC; see docs/TLS.md)")
+	fs.IntVar(&t.gcPercent, "gc-percent", 0, "Go garbage collector target: heap growth over live data, in `PERCENT`, before a collection; -1 turns collection off (0: Go's default, 100, or $GOGC; see docs/TLS.md)")
 }
 
 // apply puts the TLS options into cfg. It returns the server certificates
@@ -91,23 +91,14 @@ func (t *tlsOptions) apply(cfg *engine.Config, log *slog.Logger) (*tlsconf.Serve
 	}
 	cfg.TLS, cfg.TLSOnly = srv.Config(), t.sslOnly
 	logCert(log, "TLS on", srv, "ssl_only", t.sslOnly, "verify_client", t.verifyClient)
-	if t.gcPercent == 0 && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(tlsGCPercent)
-	}
 	return srv, nil
 }
 
-// tlsGCPercent is the garbage collector's target when the port takes TLS
-// and neither --gc-percent nor $GOGC says otherwise. Go's default (100)
-// lets the heap grow to twice the live data, and the runtime keeps what it
-// freed up to that goal: each TLS handshake leaves some 30 KiB of garbage
-// (crypto/tls's buffers, certificate work, the goroutine's stack), so after
-// a burst of opens an idle relay keeps about twice its live memory. 50
-// holds it to one and a half times; the relaying itself allocates nothing,
-// so the cost is only in opening consoles (docs/TLS.md, Performance).
-const tlsGCPercent = 50
-
-// applyGCPercent sets the collector's target from --gc-percent, when given.
+// applyGCPercent sets the collector's target from --gc-percent, when
+// given: lower keeps less memory while consoles are being opened and costs
+// CPU per console opened (docs/TLS.md, Performance); the relaying itself
+// allocates nothing. After a burst of TLS handshakes the engine returns
+// the free memory anyway (engine/tlsmem.go).
 func (t *tlsOptions) applyGCPercent(log *slog.Logger) {
 	if t.gcPercent != 0 {
 		debug.SetGCPercent(t.gcPercent)
