@@ -9,8 +9,8 @@ import (
 
 // Returning memory after a burst of TLS handshakes.
 //
-// Each TLS handshake leaves some 30 KiB of garbage (crypto/tls's handshake
-// state and buffers, certificate work, its goroutine's stack). During a
+// Each TLS handshake leaves garbage (crypto/tls's handshake state and
+// buffers, certificate work, its goroutine's stack). During a
 // burst of opens the heap grows with it, and the Go runtime keeps the pages
 // it frees up to its collection goal, which was set during the burst: an
 // idle relay would hold that memory until the runtime's periodic collection
