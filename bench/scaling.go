@@ -190,7 +190,7 @@ func CurveChart(path string, sums []Summary, scenario, metric string) error {
 		p.X.Min, p.X.Max = ticks[0].Value/1.3, ticks[len(ticks)-1].Value*1.3
 	}
 	p.Y.Min = 0
-	p.Y.Max *= 1.25 // head room for the legend
+	p.Y.Max *= 1.4 // head room for the legend
 	p.Legend.Top = true
 	p.Legend.Left = true
 	return p.Save(16*vg.Centimeter, 9*vg.Centimeter, path)

@@ -30,6 +30,10 @@ type Options struct {
 	SlowRate    int           // slowreader: bytes per second the browser reads [10 KiB]
 	Timeout     time.Duration // per-operation timeout [10s]
 	WorkDir     string        // token files and relay logs [a temporary directory]
+	// IdleSettle is how long the idle scenario waits after opening a
+	// step's consoles before it measures [2s]: time for the relay to settle,
+	// or to take a heap profile of it by hand (docs/BENCHMARKS.md).
+	IdleSettle time.Duration
 	// IdleGiveUp ends the idle scenario at the first step the relay does
 	// not hold in full (it has met a limit; larger steps would only pile
 	// up failures) instead of trying every step.
@@ -62,6 +66,9 @@ func (o *Options) defaults() {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
+	}
+	if o.IdleSettle <= 0 {
+		o.IdleSettle = 2 * time.Second
 	}
 	if o.Progress == nil {
 		o.Progress = func(string) {}
@@ -394,7 +401,12 @@ func Idle(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 		more := openSessionsRange(ctx, r, from, n, o.Concurrency, &o, &errs)
 		from = n
 		clients = append(clients, more...)
-		time.Sleep(2 * time.Second)
+		o.Progress(fmt.Sprintf("%d consoles held, settling for %v", len(clients), o.IdleSettle))
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-time.After(o.IdleSettle):
+		}
 		mem, err := TreeMemory(r.PID)
 		if err != nil {
 			return Result{}, err

@@ -148,6 +148,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idleSteps := fs.String("idle-steps", "1000,5000", "console counts to measure memory at (idle)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-operation timeout (dial, handshake, read)")
 	fs.IntVar(&o.SlowRate, "slow-rate", 10<<10, "bytes per second the slow browser reads (slowreader)")
+	fs.DurationVar(&o.IdleSettle, "idle-settle", 2*time.Second, "idle: wait after each step's opens before measuring (time to take a heap profile)")
 	fs.BoolVar(&o.IdleGiveUp, "idle-give-up", false, "stop a relay at the first step it does not hold in full (idle steps, --consoles lists)")
 	var no bench.NovaOptions
 	fs.IntVar(&no.DBMaxConnections, "nova-db-max-connections", bench.MariaDBDefaultMaxConnections,
