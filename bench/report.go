@@ -100,7 +100,9 @@ func WriteTable(w io.Writer, sums []Summary) {
 		group := byScenario[k]
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		title := k.scenario
-		if k.step > 0 {
+		if k.step == 1 {
+			title += " at 1 console"
+		} else if k.step > 0 {
 			title += fmt.Sprintf(" at %d consoles", k.step)
 		}
 		fmt.Fprintf(w, "\n%s (median of %d runs)\n", title, group[0].Runs)

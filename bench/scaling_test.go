@@ -118,7 +118,7 @@ func TestWriteCurvesAndCharts(t *testing.T) {
 	var table bytes.Buffer
 	WriteTable(&table, sums)
 	if !strings.Contains(table.String(), "throughput at 64 consoles (median of 1 runs)") ||
-		!strings.Contains(table.String(), "throughput at 1 consoles (median of 2 runs)") {
+		!strings.Contains(table.String(), "throughput at 1 console (median of 2 runs)") {
 		t.Errorf("WriteTable: no table per step:\n%s", table.String())
 	}
 	var out bytes.Buffer
