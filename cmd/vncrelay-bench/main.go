@@ -1,11 +1,14 @@
 // Command vncrelay-bench measures websockify-compatible console relays:
 // throughput and CPU per MB, added latency, cost of opening a console, memory
 // per idle console, and memory under a slow reader. Several relays are run in
-// turn (A B A B ...) and reported side by side with ratios to the first.
+// turn (A B A B ...) and reported side by side with ratios to the first. A
+// list of console counts (--consoles 1,8,64,512) runs throughput and latency
+// at each, and draws a curve per metric.
 //
 //	vncrelay-bench --relay vncrelay --relay websockify --relay forwarder
 //	vncrelay-bench --relay 'mine=/opt/relay --listen {listen} --tokens {tokens}'
 //	vncrelay-bench --relay vncrelay-nova --relay nova-novncproxy --scenario connect,idle
+//	vncrelay-bench --relay forwarder --relay vncrelay --scenario throughput --consoles 1,8,64,512
 //	vncrelay-bench forwarder --listen 127.0.0.1:7000 --target 127.0.0.1:5900
 //
 // See docs/BENCHMARKS.md.
