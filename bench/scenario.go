@@ -36,7 +36,11 @@ type Options struct {
 	IdleSettle time.Duration
 	// IdleGiveUp ends the idle scenario at the first step the relay does
 	// not hold in full (it has met a limit; larger steps would only pile
-	// up failures) instead of trying every step.
+	// up failures) instead of trying every step, and stops the opens of
+	// any scenario once more than max(Concurrency, 64) have failed (each
+	// further one would only wait out its Timeout). vncrelay-bench also
+	// uses it to stop a relay at the first console count of a --consoles
+	// list that it does not hold in full.
 	IdleGiveUp bool
 	// ConsoleCommand runs the consoles in a child process (such as
 	// ["vncrelay-bench", "consoles"]); empty runs them in this process.
