@@ -54,6 +54,7 @@ type conn struct {
 	isEOF          bool                   // whether the connection has reached EOF
 	readPaused     bool                   // vncrelay patch: read interest removed by PauseRead
 	drainMark      int                    // vncrelay patch: OnDrain fires when outbound falls to drainMark-1
+	connecting     bool                   // vncrelay patch: a connect(2) in progress (ConnectFD)
 }
 
 func newStreamConn(proto string, fd int, el *eventloop, sa unix.Sockaddr, localAddr, remoteAddr net.Addr) (c *conn) {
@@ -92,6 +93,7 @@ func newUDPConn(fd int, el *eventloop, localAddr net.Addr, sa unix.Sockaddr, con
 func (c *conn) release() {
 	c.readPaused = false
 	c.drainMark = 0
+	c.connecting = false
 	c.opened = false
 	c.isEOF = false
 	c.ctx = nil
@@ -462,9 +464,14 @@ func (c *conn) OutboundBuffered() int {
 	return c.outboundBuffer.Buffered()
 }
 
-func (c *conn) Context() any         { return c.ctx }
-func (c *conn) SetContext(ctx any)   { c.ctx = ctx }
-func (c *conn) LocalAddr() net.Addr  { return c.localAddr }
+func (c *conn) Context() any       { return c.ctx }
+func (c *conn) SetContext(ctx any) { c.ctx = ctx }
+func (c *conn) LocalAddr() net.Addr {
+	if c.localAddr == nil && !c.isDatagram && c.opened && !c.connecting {
+		c.localAddr = c.lookupLocalAddr() // vncrelay patch: a ConnectFD socket learns it when asked
+	}
+	return c.localAddr
+}
 func (c *conn) RemoteAddr() net.Addr { return c.remoteAddr }
 
 // Implementation of Socket interface
