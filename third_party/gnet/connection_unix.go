@@ -53,6 +53,8 @@ type conn struct {
 	opened         bool                   // connection opened event fired
 	isEOF          bool                   // whether the connection has reached EOF
 	readPaused     bool                   // vncrelay patch: read interest removed by PauseRead
+	rawRead        bool                   // vncrelay patch: readable events go to RawReader.OnReadable first
+	wantWrite      bool                   // vncrelay patch: Writabler.OnWritable once the socket is writable
 	drainMark      int                    // vncrelay patch: OnDrain fires when outbound falls to drainMark-1
 }
 
@@ -91,6 +93,8 @@ func newUDPConn(fd int, el *eventloop, localAddr net.Addr, sa unix.Sockaddr, con
 
 func (c *conn) release() {
 	c.readPaused = false
+	c.rawRead = false   // vncrelay patch
+	c.wantWrite = false // vncrelay patch
 	c.drainMark = 0
 	c.opened = false
 	c.isEOF = false
