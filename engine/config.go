@@ -134,6 +134,8 @@ type Config struct {
 	// negative turns splice off. TLS, --record and the console setup always
 	// copy.
 	SpliceMinRead int
+	// splicePipes replaces spliceMaxPipes when not zero (tests).
+	splicePipes int
 	// MaxWebFileSize caps a static file; zero means 32 MiB.
 	MaxWebFileSize int64
 

@@ -70,7 +70,9 @@ type pipePool struct {
 	free []*splicePipe
 	buf  []byte // scratch to move a pipe's bytes into gnet's buffer (spliceFlush); allocated on first use
 
-	spliced, copied, fallbacks int64 // reads spliced; large reads copied for want of a pipe (tests, LoopInfo)
+	spliced   int64 // reads spliced
+	fallbacks int64 // large reads copied for want of a pipe
+	moved     int64 // pipes moved into gnet's buffer for a frame to follow (pipeToBuffer)
 }
 
 // spliceConf is the server's splice setting and its count of open pipes.
@@ -82,6 +84,9 @@ type spliceConf struct {
 
 func (sc *spliceConf) init(cfg *Config) {
 	sc.min, sc.limit = cfg.SpliceMinRead, spliceMaxPipes
+	if cfg.splicePipes != 0 {
+		sc.limit = int32(cfg.splicePipes)
+	}
 	if sc.min < 0 {
 		sc.min = math.MaxInt
 	}
@@ -185,7 +190,9 @@ func (s *session) spliceIn() (bool, error) {
 		pool.fallbacks++
 		return false, nil
 	}
-	n, err := unix.Splice(s.console.Fd(), nil, p.w, nil, min(p.size, s.srv.cfg.HighWater),
+	// At most a read's worth (ReadBufferSize, the copy path's largest frame)
+	// and never over HighWater: the pipe is this console's outbound queue.
+	n, err := unix.Splice(s.console.Fd(), nil, p.w, nil, min(p.size, s.srv.cfg.ReadBufferSize, s.srv.cfg.HighWater),
 		unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
@@ -280,6 +287,7 @@ func (s *session) spliceResume() {
 // costs when it would otherwise overtake them.
 func (s *session) pipeToBuffer(p *splicePipe) {
 	pool := &s.loop.pipes
+	pool.moved++
 	if pool.buf == nil {
 		pool.buf = make([]byte, 64<<10)
 	}
