@@ -215,11 +215,29 @@ func (s *session) spliceIn() (bool, error) {
 	s.bytesOut += n
 	s.lastActive = s.loop.now
 	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, int(n))
-	_, _ = s.bw.Write(s.hdr[:hn]) // straight to the socket unless it is full; a failure closes the browser
+	s.writeHeader(s.hdr[:hn])
 	if s.state != stateClosed {
 		s.spliceOut(false)
 	}
 	return true, nil
+}
+
+// writeHeader sends a frame header whose payload follows from the pipe. It
+// goes with MSG_MORE: the browser socket has TCP_NODELAY, and without it the
+// header would leave as a segment of its own ahead of its payload. What the
+// socket does not take goes through gnet's buffer, where spliceOut waits for
+// it to leave; an error closes the browser (browserClosed drops the pipe).
+func (s *session) writeHeader(hdr []byte) {
+	k, err := unix.SendmsgN(s.browser.Fd(), hdr, nil, nil, unix.MSG_MORE|unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+	switch {
+	case err == nil && k == len(hdr):
+		return
+	case err == nil, err == unix.EAGAIN, err == unix.EINTR:
+		_, _ = s.bw.Write(hdr[max(k, 0):])
+	default:
+		s.setReason(ReasonBrowserGone)
+		s.closeBrowser()
+	}
 }
 
 // spliceOut sends the pipe's bytes to the browser, if gnet holds none for
