@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -311,4 +312,41 @@ type resolverFunc func() string
 
 func (f resolverFunc) Resolve(context.Context, string) (auth.Target, error) {
 	return auth.Target{Network: "tcp", Address: f()}, nil
+}
+
+// TestSpliceNoAllocPerFrame: relaying by splice allocates nothing per frame
+// (the whole process is counted: relay, console and client, none of which
+// allocates per read; the runtime's own allocations are far fewer than the
+// frames).
+func TestSpliceNoAllocPerFrame(t *testing.T) {
+	addr, _ := largeConsole(t, -1, 13)
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = staticTarget(addr); c.Logger = discardLogger() })
+	w := e.dial()
+	buf := make([]byte, 256<<10)
+	read := func(n int) {
+		for got := 0; got < n; {
+			k, err := w.br.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += k
+		}
+	}
+	read(4 << 20) // warm up: the pool's pipe, buffers grown
+	spliced0, _, _ := e.spliceCounts()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	read(64 << 20)
+	runtime.ReadMemStats(&after)
+	spliced1, _, _ := e.spliceCounts()
+	frames := spliced1 - spliced0
+	allocs := after.Mallocs - before.Mallocs
+	t.Logf("%d frames spliced, %d allocations in the process", frames, allocs)
+	if frames < 100 {
+		t.Fatalf("only %d frames spliced", frames)
+	}
+	if allocs > uint64(frames)/4 {
+		t.Fatalf("%d allocations for %d frames", allocs, frames)
+	}
+	_ = w.c.Close()
 }
