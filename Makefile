@@ -39,7 +39,8 @@ FUZZ_TARGETS := \
 	./nova:FuzzParseTransportURL \
 	./nova:FuzzDecodeReply \
 	./nova:FuzzCallEncoding \
-	./bench/rfb:FuzzServerHandshake
+	./bench/rfb:FuzzServerHandshake \
+	./cmd/vncrelay:FuzzDurationValue
 
 .PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-tls bench-nova soak fleet-soak clean
 

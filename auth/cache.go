@@ -69,6 +69,7 @@ type Cache struct {
 type cacheEntry struct {
 	target  Target
 	ok      bool
+	refused error // when not ok: the store's error (ErrUnknownToken, or wrapping it with a reason)
 	expires time.Time
 }
 
@@ -81,7 +82,7 @@ func (c *Cache) Resolve(ctx context.Context, token string) (Target, error) {
 	c.mu.Unlock()
 	if hit && now.Before(e.expires) {
 		if !e.ok {
-			return Target{}, ErrUnknownToken
+			return Target{}, e.refused
 		}
 		return e.target, nil
 	}
@@ -95,6 +96,25 @@ func (c *Cache) Resolve(ctx context.Context, token string) (Target, error) {
 	case <-ctx.Done():
 		return Target{}, fmt.Errorf("token lookup: %w", ctx.Err())
 	}
+}
+
+// ResolveNow implements ImmediateResolver: a kept answer while it is
+// fresh, else ErrWouldBlock (the store must be asked: Resolve), as it is
+// when another goroutine holds the cache's lock at that moment.
+func (c *Cache) ResolveNow(token string) (Target, error) {
+	now := c.clock()
+	if !c.mu.TryLock() { // held by a writer, maybe for an eviction scan: never wait on a loop
+		return Target{}, ErrWouldBlock
+	}
+	e, hit := c.entries[token]
+	c.mu.Unlock()
+	switch {
+	case !hit || !now.Before(e.expires):
+		return Target{}, ErrWouldBlock
+	case !e.ok:
+		return Target{}, e.refused
+	}
+	return e.target, nil
 }
 
 // lookup asks the store under the starting caller's deadline, detached from
@@ -118,7 +138,7 @@ func (c *Cache) lookup(ctx context.Context, token string) (Target, error) {
 		}
 	case errors.Is(err, ErrUnknownToken):
 		if ttl := c.ttl(c.NegativeTTL, DefaultNegativeTTL); ttl > 0 {
-			c.keep(token, cacheEntry{expires: c.clock().Add(ttl)})
+			c.keep(token, cacheEntry{refused: err, expires: c.clock().Add(ttl)})
 		}
 	}
 	return t, err

@@ -21,7 +21,9 @@ var (
 //
 // With hostToken (websockify's --host-token) the Host header alone decides:
 // the token is the Host value without its ":port", taken as sent (no case
-// folding, as websockify), and the query and cookies are not read. An IPv6
+// folding, as websockify: tokens are secrets compared exactly, and browsers
+// send host names in lower case, so host tokens are lower case; see
+// TokenFile.HostTokens), and the query and cookies are not read. An IPv6
 // literal keeps its brackets: "[::1]:6080" and "[::1]" give "[::1]"
 // (websockify cuts at the first ':' and gets "["). A bracket that is not
 // closed, or followed by anything but ":port", is ErrBadHost.

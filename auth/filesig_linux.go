@@ -31,6 +31,25 @@ func sigOf(fi fs.FileInfo) fileSig {
 	}
 }
 
+// statSig stats path, following symbolic links: one stat(2).
+func statSig(path string) (fileSig, error) {
+	var st unix.Stat_t
+	var err error
+	for {
+		err = unix.Stat(path, &st)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fileSig{}, err
+	}
+	return fileSig{
+		dev: st.Dev, ino: st.Ino, size: st.Size,
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(),
+	}, nil
+}
+
 // changedAfter reports whether the file's last change, as its timestamps
 // show it, is later than t.
 func (s fileSig) changedAfter(t time.Time) bool { return s.ctime > t.UnixNano() }

@@ -20,6 +20,15 @@ func sigOf(fi fs.FileInfo) fileSig {
 	return fileSig{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 }
 
+// statSig stats path, following symbolic links.
+func statSig(path string) (fileSig, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileSig{}, err
+	}
+	return sigOf(fi), nil
+}
+
 // changedAfter reports whether the file's last modification is later than t.
 func (s fileSig) changedAfter(t time.Time) bool { return s.mtime > t.UnixNano() }
 

@@ -139,12 +139,35 @@ type Resolver interface {
 	Resolve(ctx context.Context, token string) (Target, error)
 }
 
+// ErrWouldBlock is returned by ImmediateResolver.ResolveNow when it cannot
+// answer without waiting: the caller asks Resolve instead, off its event
+// loop. It says nothing about the token.
+var ErrWouldBlock = errors.New("token lookup would block")
+
+// ImmediateResolver is a Resolver that can often answer at once, from
+// memory: the relay asks it on its event loop, where a lookup must not wait
+// for a disk, a network or a lock held by a slow check, and goes to a
+// worker goroutine (Resolve) only when it cannot.
+//
+// ResolveNow returns what Resolve would return for token at this moment,
+// or ErrWouldBlock when telling that needs waiting (a source not loaded
+// yet, changed since it was read, or a cache entry gone stale). It must not
+// block: at most a map read, an uncontended lock and a system call that
+// does not sleep (a stat(2) of a local file). Safe for concurrent use.
+type ImmediateResolver interface {
+	Resolver
+	ResolveNow(token string) (Target, error)
+}
+
 // Static is a Resolver that sends every console to one target, whatever the
 // token: websockify's fixed-target mode.
 type Static struct{ Target Target }
 
 // Resolve returns s.Target.
 func (s Static) Resolve(context.Context, string) (Target, error) { return s.Target, nil }
+
+// ResolveNow implements ImmediateResolver: s.Target, always at once.
+func (s Static) ResolveNow(string) (Target, error) { return s.Target, nil }
 
 // TokenOptional reports that Static needs no token: websockify's
 // fixed-target mode opens a console for any request, with or without one.

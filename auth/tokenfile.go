@@ -55,7 +55,9 @@ const racyWindow = 3 * time.Second
 //
 // Failures. A source that cannot be read (gone, unreadable) keeps the last
 // good tokens in force, file by file, and is logged once until it reads
-// again; lines that do not parse are skipped and logged once per change of
+// again; before it was ever read, nothing is in force and the error is the
+// caller's to report (Load: the command line refuses to start); a source
+// with no tokens is loaded, with a warning that every console is refused; lines that do not parse are skipped and logged once per change of
 // their file, with file and line number and never their text. websockify
 // fails the lookup instead.
 type TokenFile struct {
@@ -65,8 +67,18 @@ type TokenFile struct {
 	ReadOnly bool
 	// Logger receives reload reports; nil means slog.Default().
 	Logger *slog.Logger
+	// HostTokens says the tokens are taken from Host headers (websockify's
+	// --host-token). Tokens are compared with case, as websockify does, and
+	// browsers send host names in lower case, so a token with an upper-case
+	// letter never matches a browser's request: each load then warns with
+	// the number of such tokens (never the tokens).
+	HostTokens bool
 
 	tokens atomic.Pointer[map[string]Target] // in force; never written once stored
+	// quick lets ResolveNow answer for a single-file source without a
+	// check: the signature of the file behind the tokens in force, stored
+	// by a check that found it settled (not racy); nil otherwise.
+	quick atomic.Pointer[quickState]
 
 	mu       sync.Mutex
 	started  uint64        // checks started
@@ -82,6 +94,13 @@ type TokenFile struct {
 	failed map[string]string // path → the error last logged for it
 	settle time.Duration     // racyWindow when zero (tests shorten it)
 	hook   func()            // tests: runs at the end of every check
+}
+
+// quickState is a settled single-file source: its signature and the tokens
+// read from it.
+type quickState struct {
+	sig    fileSig
+	tokens *map[string]Target
 }
 
 // fileState is one token file as last read.
@@ -130,6 +149,38 @@ func (f *TokenFile) Resolve(ctx context.Context, token string) (Target, error) {
 		if m = f.tokens.Load(); m == nil {
 			return Target{}, fmt.Errorf("token source %s: %w", f.Path, checkErr)
 		}
+	}
+	t, ok := (*m)[token]
+	if !ok {
+		return Target{}, ErrUnknownToken
+	}
+	return t, nil
+}
+
+// ResolveNow implements auth.ImmediateResolver. A ReadOnly source answers
+// from memory once loaded. Otherwise it answers at once only for a source
+// that is one file, settled at its last check: one stat(2) of the file,
+// and the tokens in memory when the file's signature is the one they were
+// read at; this is the answer a check started now would give (see
+// TokenFile: a settled file whose signature did not change was not
+// rewritten). A directory source, a file changed since its last check or
+// too recently, and a source that does not stat, return ErrWouldBlock:
+// Resolve then runs the check.
+func (f *TokenFile) ResolveNow(token string) (Target, error) {
+	var m *map[string]Target
+	if f.ReadOnly {
+		if m = f.tokens.Load(); m == nil {
+			return Target{}, ErrWouldBlock
+		}
+	} else {
+		q := f.quick.Load()
+		if q == nil {
+			return Target{}, ErrWouldBlock
+		}
+		if sig, err := statSig(f.Path); err != nil || sig != q.sig {
+			return Target{}, ErrWouldBlock
+		}
+		m = q.tokens
 	}
 	t, ok := (*m)[token]
 	if !ok {
@@ -196,9 +247,10 @@ func (f *TokenFile) check(force bool) error {
 		f.seed, f.failed = maphash.MakeSeed(), map[string]string{}
 	}
 	start := time.Now()
+	f.quick.Store(nil) // stored again below by a check that finds a settled file
 	fi, err := os.Stat(f.Path)
 	if err != nil {
-		return f.fail(f.Path, fmt.Errorf("stat token source: %w", err))
+		return f.fail(f.Path, fmt.Errorf("token source %s: %w", f.Path, pathErr(err)))
 	}
 	if fi.IsDir() {
 		f.file = nil
@@ -217,6 +269,11 @@ func (f *TokenFile) check(force bool) error {
 	if changed || f.tokens.Load() == nil {
 		f.publish(st.tokens, 1)
 	}
+	if st.racy {
+		f.quick.Store(nil)
+	} else {
+		f.quick.Store(&quickState{sig: st.sig, tokens: f.tokens.Load()})
+	}
 	return nil
 }
 
@@ -226,7 +283,7 @@ func (f *TokenFile) check(force bool) error {
 func (f *TokenFile) checkDir(fi fs.FileInfo, start time.Time, force bool) error {
 	dh, err := os.Open(f.Path)
 	if err != nil {
-		return f.fail(f.Path, fmt.Errorf("open token directory: %w", err))
+		return f.fail(f.Path, fmt.Errorf("token directory %s: %w", f.Path, pathErr(err)))
 	}
 	defer dh.Close()
 	d, changed := f.dir, false
@@ -388,11 +445,45 @@ func listTokenDir(dir *os.File) ([]string, error) {
 func (f *TokenFile) publish(tokens map[string]Target, files int) {
 	f.tokens.Store(&tokens)
 	f.logger().Info("tokens loaded", "source", f.Path, "files", files, "tokens", len(tokens))
+	if f.HostTokens {
+		upper := 0
+		for tok := range tokens {
+			if strings.ContainsFunc(tok, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+				upper++
+			}
+		}
+		if upper > 0 {
+			f.logger().Warn("tokens with upper-case letters never match a browser with --host-token: browsers send host names in lower case, and tokens are compared with case; make them lower case",
+				"source", f.Path, "tokens_with_upper_case", upper)
+		}
+	}
+	if len(tokens) == 0 {
+		then := "the source is read again at each lookup: add tokens, no reload needed"
+		if f.ReadOnly {
+			then = "ReadOnlyTokenFile reads it once: add tokens, then SIGHUP"
+		}
+		f.logger().Warn("token source holds no tokens: every console is refused (403) until it does; "+then, "source", f.Path)
+	}
+}
+
+// pathErr is err without the *fs.PathError around it, whose text repeats
+// the operation and path that the caller's message names already.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // fail logs err for path unless it was the last error logged for it, and
-// returns it.
+// returns it. Before any tokens were loaded it logs nothing: there are no
+// last good tokens to keep, and the caller reports the error (Load's caller
+// refuses to start; a lookup fails with it, 503).
 func (f *TokenFile) fail(path string, err error) error {
+	if f.tokens.Load() == nil {
+		return err
+	}
 	if msg := err.Error(); f.failed[path] != msg {
 		f.failed[path] = msg
 		f.logger().Error("token source unreadable; keeping the last good tokens",

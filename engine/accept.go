@@ -61,17 +61,30 @@ func (s *Server) refuseBusy(fd int) {
 	_ = unix.Close(fd)
 }
 
-// enrollBrowser hands an accepted socket to an event loop with a new session.
+// enrollBrowser hands an accepted socket to an event loop with a new
+// session, without waiting for the loop to take it: the accept goroutine
+// goes back to accept(2) at once. The connection and pending-handshake
+// limits, checked before, bound how many sockets wait in the loops' queues.
 func (s *Server) enrollBrowser(fd int, sa unix.Sockaddr) {
 	sess := newSession(s, sockaddrTCP(sa).String())
 	s.stats.connections.Add(1)
 	s.stats.pending.Add(1)
-	if _, err := s.client.EnrollFD(fd, sa, s.ln.addr, sess); err != nil {
-		// EnrollFD closed fd; the session never opened.
-		s.stats.connections.Add(-1)
-		s.stats.pending.Add(-1)
-		s.log.Warn("enroll browser socket", "client", sess.client, "err", err)
+	err := s.client.EnrollFDAsync(fd, sa, s.ln.addr, sess, func() {
+		if sess.browser == nil { // the loop could not register it: fd closed, no OnOpen
+			s.notEnrolled(sess, errors.New("epoll registration failed"))
+		}
+	})
+	if err != nil { // the loop is gone: fd closed
+		s.notEnrolled(sess, err)
 	}
+}
+
+// notEnrolled undoes the accounting of a browser socket that never
+// reached its loop.
+func (s *Server) notEnrolled(sess *session, err error) {
+	s.stats.connections.Add(-1)
+	s.stats.pending.Add(-1)
+	s.log.Warn("enroll browser socket", "client", sess.client, "err", err)
 }
 
 func isFdExhaustion(err error) bool {

@@ -20,7 +20,7 @@ type handler struct {
 }
 
 // OnOpen runs for a browser socket handed over by the accept loop, and for a
-// console socket enrolled by a connect worker.
+// console socket once its connect from the loop has completed (dial.go).
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s, ok := c.Context().(*session)
 	if !ok {
@@ -133,6 +133,10 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 		return
 	}
 	s.console = nil
+	if s.state == stateConnecting { // its connect(2) failed (dial.go)
+		s.apply(s.connectFailed(err))
+		return
+	}
 	if s.ctls != nil {
 		s.ctls.closed()
 	}

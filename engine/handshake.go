@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
@@ -115,88 +113,16 @@ func (s *session) request(head []byte) gnet.Action {
 	if pol.origins != nil {
 		s.pageScheme = pageSchemeOf(&req)
 	}
-	return s.startJob(func() { s.connect(token) })
+	return s.lookup(token) // dial.go
 }
 
-// startJob moves the session to stateConnecting and runs job on a worker. The
-// browser's reads are paused meanwhile: a client that sends frames before the
-// 101 cannot make the relay buffer them without bound.
+// startJob moves the session to stateConnecting and runs job on a worker.
 func (s *session) startJob(job func()) gnet.Action {
 	if !s.srv.trySubmit(job) {
 		return s.refuse(errBusy, ReasonRefused)
 	}
-	s.state = stateConnecting
-	s.deadline = s.loop.now + int64(s.srv.cfg.ConnectTimeout)
-	_ = s.browser.PauseRead()
+	s.beginConnecting()
 	return gnet.None
-}
-
-// connect runs on a worker: it resolves the token, dials the console and
-// enrolls the socket on the browser's loop, or reports why not. The token is
-// only ever in this goroutine and the resolver.
-func (s *session) connect(token string) {
-	srv := s.srv
-	ctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ConnectTimeout)
-	defer cancel()
-	start := time.Now()
-	target, err := s.pol.resolver.Resolve(ctx, token)
-	srv.lat.lookup.since(start)
-	if err != nil {
-		refusal := errStoreDown
-		if errors.Is(err, auth.ErrUnknownToken) {
-			refusal = errForbidden
-		} else {
-			srv.stats.lookupErrors.Add(1)
-			srv.log.Error("token lookup failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
-		}
-		s.report(refusal, nil)
-		return
-	}
-	if !s.pageScheme.allowed(&target) {
-		s.report(errOriginScheme, errors.New("page scheme does not match the console URL's "+target.AccessScheme))
-		return
-	}
-	if refusal := s.admitToken(token); refusal != nil {
-		s.report(refusal, nil)
-		return
-	}
-	srv.stats.dials.Add(1)
-	var d net.Dialer
-	start = time.Now()
-	nc, err := d.DialContext(ctx, target.Network, target.Address)
-	srv.lat.dial.since(start)
-	if err != nil {
-		s.dropTokenSlot()
-		srv.stats.dialFailures.Add(1)
-		refusal := errConsoleRefused
-		if ctx.Err() != nil || isTimeout(err) {
-			refusal = errConnectTimeout
-		}
-		if target.AddressHoldsToken {
-			// net.OpError names the address, which holds the token: keep
-			// only the system error.
-			var oe *net.OpError
-			if errors.As(err, &oe) {
-				err = oe.Err
-			}
-		}
-		s.report(refusal, fmt.Errorf("dial console %s: %w", target, err))
-		return
-	}
-	s.dialed = &target // read by openConsole, which the enrollment below runs after
-	if srv.revoke != nil {
-		s.revokeToken = token // likewise
-	}
-	ch, err := s.browser.EventLoop().Enroll(gnet.NewContext(context.Background(), s), nc)
-	if err == nil {
-		res := <-ch
-		err = res.Err
-	}
-	if err != nil {
-		_ = nc.Close()
-		s.dropTokenSlot()
-		s.report(errShuttingDown, fmt.Errorf("enroll console socket: %w", err))
-	}
 }
 
 func isTimeout(err error) bool {
@@ -211,11 +137,7 @@ func (s *session) report(refusal *wsframe.HTTPError, cause error) {
 		if s.state != stateConnecting {
 			return nil // closed meanwhile
 		}
-		if cause != nil {
-			s.srv.log.Warn("console unreachable", "client", s.client, "token_mask", s.tokenMask,
-				"status", refusal.Status, "err", cause)
-		}
-		s.apply(s.refuse(refusal, ReasonRefused))
+		s.apply(s.refuseTarget(refusal, cause))
 		return nil
 	}))
 	if err != nil {
@@ -223,13 +145,17 @@ func (s *session) report(refusal *wsframe.HTTPError, cause error) {
 	}
 }
 
-// openConsole runs when the dialed console socket joins the loop: the console
+// openConsole runs when the console's connect has completed: the console
 // setup starts when the target asks for one (CONNECT tunnel, RFB security
 // proxy), else the 101 goes out and the relay starts.
 func (s *session) openConsole(c gnet.Conn) gnet.Action {
 	s.claimTokenSlot()
 	if s.state != stateConnecting {
 		return gnet.Close // the browser left, or the request timed out, meanwhile
+	}
+	if d := s.dial; d != nil {
+		s.srv.lat.dial.since(d.start)
+		s.dial = nil
 	}
 	s.console, s.cw = c, c
 	d := s.dialed

@@ -48,6 +48,9 @@ type session struct {
 	// the console setup needs it (tunnel path, security proxy, expiry) and
 	// drops it when the relay starts: an open console holds only target.
 	dialed *auth.Target
+	// dial is the console's connect in progress from the loop (dial.go),
+	// while console is the connecting socket; nil otherwise.
+	dial *dialAttempt
 	// revokeToken is the token, kept only with Config.RevokeCheck on: written
 	// by the connect worker with dialed, handed to the revoker's registry
 	// when the relay starts and cleared.
@@ -139,9 +142,12 @@ func (s *session) tick(now int64) {
 			s.closeBrowser()
 		}
 	case stateConnecting:
-		// The worker's context carries the connect deadline; this is a guard in
-		// case its result cannot come back.
-		if now > s.deadline+int64(time.Second) {
+		// While a worker looks up, its context carries the connect deadline
+		// and this is a guard in case its result cannot come back; the loop's
+		// own connect is cut here.
+		if s.dial != nil && now > s.deadline {
+			s.apply(s.dialTimedOut())
+		} else if now > s.deadline+int64(time.Second) {
 			s.apply(s.refuse(errConnectTimeout, ReasonRefused))
 		}
 	case stateConsoleSetup:

@@ -1,7 +1,6 @@
 package jwt
 
 import (
-	"errors"
 	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -11,15 +10,6 @@ import (
 // refused before it is parsed. Browsers send tokens in a URL, where 8 KiB is
 // already generous.
 const MaxTokenLen = 16 << 10
-
-// Errors of decryptJWE; they never hold the token.
-var (
-	errJWENoKey     = errors.New("the key file holds no private or symmetric key to decrypt with")
-	errJWETooLong   = errors.New("token too long")
-	errJWEMalformed = errors.New("malformed, or an algorithm the key does not allow")
-	errJWEDecrypt   = errors.New("cannot decrypt (wrong key or tampered)")
-	errJWENested    = errors.New("the plaintext is not a signed JWT (JWS compact form)")
-)
 
 // decryptJWE decrypts a JWE compact token (RFC 7516, section 7.1) with the
 // key file's key, as websockify's JWTTokenApi does with jwcrypto, and
@@ -31,7 +21,8 @@ var (
 // A192GCM, A256GCM, A128CBC-HS256, A192CBC-HS384 or A256CBC-HS512; go-jose
 // refuses anything else before any cryptography, and "zip": "DEF" output is
 // bounded by go-jose. A JWE inside a JWE (which websockify would decrypt
-// twice) is refused.
+// twice) is refused. Its errors are refusals (refusal.go) that never hold
+// the token.
 func decryptJWE(key Key, token string) (string, error) {
 	if key.decrypt == nil {
 		return "", errJWENoKey
@@ -41,7 +32,7 @@ func decryptJWE(key Key, token string) (string, error) {
 	}
 	obj, err := jose.ParseEncryptedCompact(token, key.keyAlgs, contentEncs)
 	if err != nil {
-		return "", errJWEMalformed
+		return "", jweHeaderRefusal(key, token)
 	}
 	plain, err := obj.Decrypt(key.decrypt)
 	if err != nil {

@@ -3,7 +3,6 @@ package jwt
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -103,8 +102,9 @@ func (v *Verifier) currentKey() (Key, error) {
 //
 // Every failure of the token (bad signature, wrong algorithm, expired, not
 // yet valid, malformed, cannot be decrypted, no host or port) is
-// auth.ErrUnknownToken, as websockify answers it; a key file that cannot be
-// read is another error (503).
+// auth.ErrUnknownToken, as websockify answers it, as an *auth.RefusedError
+// whose fixed reason (refusal.go: "signature invalid", "expired", ...) the
+// relay logs; a key file that cannot be read is another error (503).
 func (v *Verifier) Resolve(_ context.Context, token string) (auth.Target, error) {
 	key, err := v.currentKey()
 	if err != nil {
@@ -112,7 +112,7 @@ func (v *Verifier) Resolve(_ context.Context, token string) (auth.Target, error)
 	}
 	if strings.Count(token, ".") == 4 {
 		if token, err = decryptJWE(key, token); err != nil {
-			return auth.Target{}, fmt.Errorf("%w: JWE: %w", auth.ErrUnknownToken, err)
+			return auth.Target{}, err
 		}
 	}
 	claims := gojwt.MapClaims{}
@@ -122,32 +122,20 @@ func (v *Verifier) Resolve(_ context.Context, token string) (auth.Target, error)
 		gojwt.WithTimeFunc(v.now),
 		gojwt.WithJSONNumber(),
 	)
-	if _, err := p.ParseWithClaims(token, claims, func(*gojwt.Token) (any, error) { return key.verify, nil }); err != nil {
-		return auth.Target{}, fmt.Errorf("%w: JWT: %w", auth.ErrUnknownToken, errorKind(err))
+	tok, err := p.ParseWithClaims(token, claims, func(*gojwt.Token) (any, error) { return key.verify, nil })
+	if err != nil {
+		return auth.Target{}, jwsRefusal(err, tok, key.methods)
 	}
 	body, err := json.Marshal(claims)
 	if err != nil {
-		return auth.Target{}, fmt.Errorf("%w: JWT claims: %w", auth.ErrUnknownToken, err)
+		return auth.Target{}, errClaims
 	}
 	t, err := tokenapi.ParseJSONAnswer(body)
 	if err != nil {
-		return auth.Target{}, fmt.Errorf("%w: JWT claims: %w", auth.ErrUnknownToken, err)
+		return auth.Target{}, errNoConsole // its error may quote a claim's value
 	}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		t.Expires = exp.Add(v.leeway)
 	}
 	return t, nil
-}
-
-// errorKind keeps golang-jwt's error categories, which never hold the token.
-func errorKind(err error) error {
-	for _, kind := range []error{
-		gojwt.ErrTokenExpired, gojwt.ErrTokenNotValidYet, gojwt.ErrTokenSignatureInvalid,
-		gojwt.ErrTokenUnverifiable, gojwt.ErrTokenMalformed, gojwt.ErrTokenInvalidClaims,
-	} {
-		if errors.Is(err, kind) {
-			return kind
-		}
-	}
-	return errors.New("invalid token")
 }

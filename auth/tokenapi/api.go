@@ -100,8 +100,9 @@ func (a *API) Template() Template { return a.tpl }
 //
 //   - 2xx with a body that names a console: that target.
 //   - 4xx other than 408 and 429 (404 Not Found above all, also 400, 401,
-//     403, 410): auth.ErrUnknownToken, a 403 for the browser. websockify
-//     treats every status of 400 and above so.
+//     403, 410): auth.ErrUnknownToken, a 403 for the browser, as an
+//     *auth.RefusedError whose reason ("token API answered 404") the relay
+//     logs. websockify treats every status of 400 and above so.
 //   - 5xx, 408, 429, any other status, no answer before the deadline, a
 //     connection failure, or a 2xx body that names no console (bad JSON, no
 //     port, more than 64 KiB): a store error, the engine's 503 with
@@ -134,7 +135,7 @@ func (a *API) Resolve(ctx context.Context, token string) (auth.Target, error) {
 	switch c := resp.StatusCode; {
 	case c >= 200 && c < 300:
 	case c >= 400 && c < 500 && c != http.StatusRequestTimeout && c != http.StatusTooManyRequests:
-		return auth.Target{}, auth.ErrUnknownToken
+		return auth.Target{}, &auth.RefusedError{Reason: fmt.Sprintf("token API answered %d", c)}
 	default:
 		return auth.Target{}, fmt.Errorf("%s GET %s: status %d", a.format, a.tpl, c)
 	}

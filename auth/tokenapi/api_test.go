@@ -3,6 +3,8 @@ package tokenapi
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -87,6 +89,9 @@ func TestAPILookups(t *testing.T) {
 				if !errors.Is(err, auth.ErrUnknownToken) {
 					t.Fatalf("got %v, %v; want unknown", got, err)
 				}
+				if why := auth.RefusalReason(err); why != "" && !strings.HasPrefix(why, "token API answered 4") {
+					t.Fatalf("reason %q", why)
+				}
 			case "error":
 				if err == nil || errors.Is(err, auth.ErrUnknownToken) {
 					t.Fatalf("got %v, %v; want a store error", got, err)
@@ -149,5 +154,37 @@ func TestAPIPoolBound(t *testing.T) {
 	}
 	if p := srv.peak.Load(); p > 2 {
 		t.Fatalf("%d requests at once, want at most 2", p)
+	}
+}
+
+// TestAPIRefusalReason: a 4xx refusal says which status, the only reason
+// logged; never the token or the URL.
+func TestAPIRefusalReason(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/gone"):
+			w.WriteHeader(http.StatusGone)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	api, err := New(srv.URL+"/t/%s", Text, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, token, reason string }{
+		{"not found", canaryToken, "token API answered 404"},
+		{"gone", "gone", "token API answered 410"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := api.Resolve(ctxFor(t, time.Second), tc.token)
+			if got := auth.RefusalReason(err); got != tc.reason {
+				t.Fatalf("reason %q (%v), want %q", got, err, tc.reason)
+			}
+			if strings.Contains(err.Error(), canaryToken) || strings.Contains(err.Error(), srv.URL) {
+				t.Fatalf("error %q holds the token or the URL", err)
+			}
+		})
 	}
 }

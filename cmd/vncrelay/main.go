@@ -85,8 +85,8 @@ func run(args []string, stderr io.Writer) error {
 		tokens = cfg.Resolver.(*auth.TokenFile)
 	}
 	if tokens != nil {
-		if err := tokens.Load(); err != nil {
-			return fmt.Errorf("token source: %w", err)
+		if err := loadTokenSource(tokens); err != nil { // tokensource.go
+			return err
 		}
 	}
 	checkLimits(&cfg, log)
@@ -133,7 +133,7 @@ func run(args []string, stderr io.Writer) error {
 		defer rl.close()
 		reload = rl.reload
 	}
-	return serve(srv, log, reload, o.handover(), adm.closeForHandover, retireWhen(srv, time.Duration(o.timeout)*time.Second, o.runOnce))
+	return serve(srv, log, reload, o.handover(), adm.closeForHandover, retireWhen(srv, o.timeout, o.runOnce))
 }
 
 // serve runs srv until it stops by itself (websockify's --idle-timeout) or
@@ -270,8 +270,8 @@ func retireWhen(srv *engine.Server, timeout time.Duration, runOnce bool) <-chan 
 func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, error) {
 	cfg := engine.Config{
 		Listen: o.listen, PreferIPv6: o.preferIPv6, HostToken: o.hostToken, WebDir: o.web,
-		Heartbeat:          time.Duration(o.heartbeat) * time.Second,
-		ServerIdleTimeout:  time.Duration(o.idle) * time.Second,
+		Heartbeat:          o.heartbeat,
+		ServerIdleTimeout:  o.idle,
 		PongTimeout:        o.pongTO,
 		ConsoleIdleTimeout: o.consoleIdleTO,
 		HandshakeTimeout:   o.handshakeTO, ConnectTimeout: o.connectTO, CloseTimeout: o.closeTO,
@@ -279,7 +279,7 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 		MaxConnections: o.maxConns, MaxPendingHandshakes: o.maxPending,
 		MaxMessageSize: o.maxMessage, MaxFragments: o.maxFragments, HighWater: o.highWater, Loops: o.loops, Workers: o.workers, ReadBufferSize: o.readBuffer,
 		Logger:      log,
-		RevokeCheck: time.Duration(o.revokeCheck) * time.Second,
+		RevokeCheck: o.revokeCheck,
 		ReusePort:   o.reusePort,
 	}
 	useActivatedListener(&cfg, log) // systemd.go
@@ -321,6 +321,9 @@ func (o *options) config(log *slog.Logger) (engine.Config, *auth.TokenFile, erro
 			return cfg, nil, err
 		}
 		cfg.Resolver = r
+		if tf != nil {
+			tf.HostTokens = o.hostToken // warns about tokens a browser's Host cannot match
+		}
 		return cfg, tf, nil
 	}
 	return cfg, nil, nil
@@ -360,7 +363,7 @@ func newLogger(o *options, stderr io.Writer) (*slog.Logger, func(), error) {
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	hopts := &slog.HandlerOptions{Level: level}
+	hopts := &slog.HandlerOptions{Level: level, ReplaceAttr: logDurations} // logformat.go
 	var h slog.Handler
 	switch o.logFormat {
 	case "text":

@@ -22,8 +22,8 @@ type options struct {
 	targetCfg  string
 	hostToken  bool
 	web        string
-	heartbeat  int
-	idle       int
+	heartbeat  time.Duration
+	idle       time.Duration
 	preferIPv6 bool
 	verbose    bool
 	logFile    string
@@ -38,7 +38,7 @@ type options struct {
 	syslog     string
 	daemon     bool
 	runOnce    bool
-	timeout    int
+	timeout    time.Duration
 	traffic    bool
 	legacySys  bool
 	authSource string
@@ -58,7 +58,7 @@ type options struct {
 	loops, workers int
 	readBuffer     int
 
-	revokeCheck int           // seconds; 0 off
+	revokeCheck time.Duration // 0 off
 	reusePort   bool          // SO_REUSEPORT on the listening socket
 	handoverTO  time.Duration // SIGUSR2: how long old consoles are kept
 	cacheTTL    time.Duration // found tokens of network stores; 0 default, <0 none
@@ -91,18 +91,18 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.plugin, "token-plugin", "", "websockify token plugin: TokenFile, ReadOnlyTokenFile, TokenFileName, UnixDomainSocketDirectory, TokenRedis, BaseTokenAPI, JSONTokenApi or JWTTokenApi (see docs/STORES.md)")
 	fs.StringVar(&o.source, "token-source", "", "the plugin's source: a file, directory, Redis host[:port[:db[:password[:namespace]]]], URL with %s, or key file")
 	fs.StringVar(&o.targetCfg, "target-config", "", "websockify's older spelling of --token-plugin TokenFile --token-source `FILE_OR_DIR`")
-	fs.BoolVar(&o.hostToken, "host-token", false, "take the token from the Host header, less its port (the query and cookies are then not read)")
+	fs.BoolVar(&o.hostToken, "host-token", false, "take the token from the Host header, less its port (the query and cookies are then not read); compared with case, as websockify, and browsers send host names in lower case: use lower-case tokens")
 	fs.StringVar(&o.web, "web", "", "serve static files (noVNC) from `DIR` on the same port")
 	fs.Bool("file-only", false, "accepted for websockify compatibility: vncrelay never lists directories")
-	fs.IntVar(&o.heartbeat, "heartbeat", 0, "send a ping to each browser every `SECS` seconds (0: never)")
-	fs.IntVar(&o.idle, "idle-timeout", 0, "exit after `SECS` seconds with no console open (0: never)")
+	durationVar(fs, &o.heartbeat, "heartbeat", "send a ping to each browser this often (0: never)")
+	durationVar(fs, &o.idle, "idle-timeout", "exit after this long with no console open (0: never)")
 	fs.StringVar(&o.unixTarget, "unix-target", "", "relay to the unix socket at `PATH` instead of a TCP target")
 	fs.BoolVarP(&o.preferIPv6, "prefer-ipv6", "6", false, "prefer IPv6 when resolving source_addr")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
 	fs.StringVar(&o.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
 
 	fs.BoolVar(&o.runOnce, "run-once", false, "serve one console, then exit when it ends (no new connections after it opens)")
-	fs.IntVar(&o.timeout, "timeout", 0, "stop accepting `SECS` seconds after start, and exit once the open consoles end (0: never)")
+	durationVar(fs, &o.timeout, "timeout", "stop accepting this long after start, and exit once the open consoles end (0: never)")
 	fs.BoolVarP(&o.daemon, "daemon", "D", false, "run in the background, detached from the terminal (log with --log-file or --syslog)")
 	fs.StringVar(&o.syslog, "syslog", "", "also log to the syslog server `SERVER`: host:port (UDP) or a local socket path such as /dev/log")
 	fs.BoolVar(&o.legacySys, "legacy-syslog", false, "with --syslog, use the old BSD syslog header instead of RFC 5424's")
@@ -119,12 +119,12 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.demo, "demo", false, "run the built-in demo console with an example token file (see README)")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "most browser connections at once (0: what the descriptor limit allows)")
 	fs.IntVar(&o.maxPending, "max-pending", 0, "most connections not yet relaying (0: 1024)")
-	fs.DurationVar(&o.handshakeTO, "handshake-timeout", 0, "time for a complete request head (0: 10s)")
-	fs.DurationVar(&o.connectTO, "connect-timeout", 0, "time for token lookup and console dial (0: 10s)")
-	fs.DurationVar(&o.closeTO, "close-timeout", 0, "time for a close frame to be flushed and answered (0: 3s)")
-	fs.DurationVar(&o.drainTO, "drain-timeout", 0, "time for consoles to close at SIGTERM (0: 10s)")
-	fs.DurationVar(&o.consoleIdleTO, "console-idle-timeout", 0, "close a console with no traffic for this long (0: never)")
-	fs.DurationVar(&o.pongTO, "pong-timeout", 0, "close a console whose browser does not answer a heartbeat ping in this time (0: 2 × heartbeat)")
+	durationVar(fs, &o.handshakeTO, "handshake-timeout", "time for a complete request head (0: 10s)")
+	durationVar(fs, &o.connectTO, "connect-timeout", "time for token lookup and console dial (0: 10s)")
+	durationVar(fs, &o.closeTO, "close-timeout", "time for a close frame to be flushed and answered (0: 3s)")
+	durationVar(fs, &o.drainTO, "drain-timeout", "time for consoles to close at SIGTERM (0: 10s)")
+	durationVar(fs, &o.consoleIdleTO, "console-idle-timeout", "close a console with no traffic for this long (0: never)")
+	durationVar(fs, &o.pongTO, "pong-timeout", "close a console whose browser does not answer a heartbeat ping in this time (0: 2 × heartbeat)")
 	fs.Int64Var(&o.maxMessage, "max-message-size", 0, "largest browser message in bytes (0: 4 MiB)")
 	fs.IntVar(&o.maxFragments, "max-fragments", 0, "most frames in one fragmented browser message (0: 65536)")
 	fs.IntVar(&o.highWater, "high-water", 0, "bytes buffered per console and direction before the sender is paused (0: 1 MiB)")
@@ -132,10 +132,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.workers, "workers", 0, "concurrent token lookups, dials and file reads (0: 256)")
 	fs.BoolVar(&o.reusePort, "reuse-port", false, "listen with SO_REUSEPORT, so that several vncrelay processes share the port (restart without a gap: see SIGUSR2 in docs/FLEET.md)")
-	fs.DurationVar(&o.handoverTO, "handover-timeout", 0, "on SIGUSR2, stop accepting and keep open consoles this long before closing them with 1012 (0: 1h)")
-	fs.DurationVar(&o.cacheTTL, "token-cache-ttl", 0, "how long a token found in Redis or a token API is reused without asking again (0: 2s; below 0: never); a deleted token opens consoles at most this long")
-	fs.DurationVar(&o.negativeTTL, "token-negative-ttl", 0, "how long an unknown token is answered 403 without asking Redis or the token API again (0: 1s; below 0: never)")
-	fs.IntVar(&o.revokeCheck, "revoke-check", 0, "every `SECS` seconds, ask the token store again about live consoles' tokens and close with 1008 those revoked or pointed elsewhere (0: never; see docs/FLEET.md)")
+	durationVar(fs, &o.handoverTO, "handover-timeout", "on SIGUSR2, stop accepting and keep open consoles this long before closing them with 1012 (0: 1h)")
+	durationVar(fs, &o.cacheTTL, "token-cache-ttl", "how long a token found in Redis or a token API is reused without asking again (0: 2s; below 0: never); a deleted token opens consoles at most this long")
+	durationVar(fs, &o.negativeTTL, "token-negative-ttl", "how long an unknown token is answered 403 without asking Redis or the token API again (0: 1s; below 0: never)")
+	durationVar(fs, &o.revokeCheck, "revoke-check", "this often, ask the token store again about live consoles' tokens and close with 1008 those revoked or pointed elsewhere (0: never; see docs/FLEET.md)")
 	o.limits.addFlags(fs)
 
 	o.tls.flags(fs) // tls.go
@@ -257,5 +257,6 @@ websockify's command line. Options:
 Not supported (refused at start, saying why): --inetd, --libserver and
 wrapping a program (not planned); plugins of Python modules other than
 websockify's own.
-`)
+
+`+durationHelp)
 }

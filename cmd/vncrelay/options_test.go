@@ -24,7 +24,9 @@ func TestParseOptions(t *testing.T) {
 		{"source addr", "127.0.0.1:6080 vnc:5900", func(o *options) bool { return o.listen == "127.0.0.1:6080" }, ""},
 		{"IPv6 source", "[::1]:6080 vnc:5900", func(o *options) bool { return o.listen == "[::1]:6080" }, ""},
 		{"options after positionals", "6080 --token-plugin TokenFile --token-source /t --heartbeat 30",
-			func(o *options) bool { return o.plugin == "TokenFile" && o.source == "/t" && o.heartbeat == 30 }, ""},
+			func(o *options) bool {
+				return o.plugin == "TokenFile" && o.source == "/t" && o.heartbeat == 30*time.Second
+			}, ""},
 		{"websockify class path", "--token-plugin websockify.token_plugins.TokenFile --token-source /t 6080",
 			func(o *options) bool { return o.plugin == "websockify.token_plugins.TokenFile" }, ""},
 		{"short flags", "-v -6 6080 h:1", func(o *options) bool { return o.verbose && o.preferIPv6 }, ""},

@@ -58,7 +58,7 @@ func buildWebsockify(args []string, log *slog.Logger) (*built, error) {
 	}
 	if tokens != nil {
 		if err := tokens.Load(); err != nil {
-			return nil, fmt.Errorf("token source: %w", err)
+			return nil, err // names the token source
 		}
 	}
 	certs, err := o.tls.apply(&cfg, quietLog)
@@ -75,7 +75,7 @@ func fixedOptions(o *options) []string {
 		"--admin " + o.admin, "--pprof " + o.pprof, "--record " + o.record,
 		fmt.Sprintf("--traffic %t", o.traffic), "--log-file " + o.logFile, "--log-format " + o.logFormat,
 		fmt.Sprintf("--verbose %t", o.verbose), "--syslog " + o.syslog, fmt.Sprintf("--legacy-syslog %t", o.legacySys),
-		fmt.Sprintf("--daemon %t", o.daemon), fmt.Sprintf("--run-once %t", o.runOnce), fmt.Sprintf("--timeout %d", o.timeout),
+		fmt.Sprintf("--daemon %t", o.daemon), fmt.Sprintf("--run-once %t", o.runOnce), fmt.Sprintf("--timeout %s", o.timeout),
 		fmt.Sprintf("--handover-timeout %s", o.handoverTO), fmt.Sprintf("TLS options %+v", o.tls),
 	}
 }

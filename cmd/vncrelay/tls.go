@@ -42,7 +42,7 @@ func (t *tlsOptions) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&t.version, "ssl-version", "default", "minimum TLS version: default (TLS 1.2), tlsv1_1, tlsv1_2, tlsv1_3")
 	fs.StringVar(&t.ciphers, "ssl-ciphers", "", "TLS 1.2 cipher suites, OpenSSL names separated by ':' (default: Go's)")
 	fs.StringVar(&t.targetCAFile, "target-cafile", "", "`FILE` of CA certificates trusted for consoles' certificates with --ssl-target (default: the system's)")
-	fs.DurationVar(&t.handshakeTO, "tls-handshake-timeout", 0, "time for a TLS handshake (0: --handshake-timeout)")
+	durationVar(fs, &t.handshakeTO, "tls-handshake-timeout", "time for a TLS handshake (0: --handshake-timeout)")
 }
 
 // apply puts the TLS options into cfg. It returns the server certificates

@@ -99,7 +99,7 @@ func TestSystemdUnits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := regexp.MustCompile(`/usr/bin/[a-z0-9-]+`).ReplaceAllString(string(b), relayBin)
+		body := regexp.MustCompile(`/usr/(local/)?bin/[a-z0-9-]+`).ReplaceAllString(string(b), relayBin)
 		p := filepath.Join(dir, filepath.Base(u))
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)

@@ -55,6 +55,7 @@ type conn struct {
 	readPaused     bool                   // vncrelay patch: read interest removed by PauseRead
 	rawRead        bool                   // vncrelay patch: readable events go to RawReader.OnReadable first
 	wantWrite      bool                   // vncrelay patch: Writabler.OnWritable once the socket is writable
+	connecting     bool                   // vncrelay patch: a connect(2) in progress (ConnectFD)
 	drainMark      int                    // vncrelay patch: OnDrain fires when outbound falls to drainMark-1
 }
 
@@ -96,6 +97,7 @@ func (c *conn) release() {
 	c.rawRead = false   // vncrelay patch
 	c.wantWrite = false // vncrelay patch
 	c.drainMark = 0
+	c.connecting = false
 	c.opened = false
 	c.isEOF = false
 	c.ctx = nil
@@ -466,9 +468,14 @@ func (c *conn) OutboundBuffered() int {
 	return c.outboundBuffer.Buffered()
 }
 
-func (c *conn) Context() any         { return c.ctx }
-func (c *conn) SetContext(ctx any)   { c.ctx = ctx }
-func (c *conn) LocalAddr() net.Addr  { return c.localAddr }
+func (c *conn) Context() any       { return c.ctx }
+func (c *conn) SetContext(ctx any) { c.ctx = ctx }
+func (c *conn) LocalAddr() net.Addr {
+	if c.localAddr == nil && !c.isDatagram && c.opened && !c.connecting {
+		c.localAddr = c.lookupLocalAddr() // vncrelay patch: a ConnectFD socket learns it when asked
+	}
+	return c.localAddr
+}
 func (c *conn) RemoteAddr() net.Addr { return c.remoteAddr }
 
 // Implementation of Socket interface

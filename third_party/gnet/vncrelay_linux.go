@@ -177,3 +177,79 @@ func (el *eventloop) writable(c *conn) error {
 	}
 	return c.modRead(false)
 }
+
+// EnrollFDAsync is EnrollFD without waiting: the socket is handed to the
+// least loaded event loop and the call returns at once, so that the caller
+// (an accept loop) is not parked and woken for every connection. registered
+// runs on the event loop after the registration, whether it succeeded (the
+// handler's OnOpen ran with ctx) or not (fd was closed; OnOpen did not run):
+// the caller tells the two apart by what its OnOpen recorded in ctx. An error
+// is returned, and fd closed, only when the loop could not be reached
+// (engine shut down); registered does not run then.
+func (cli *Client) EnrollFDAsync(fd int, sa unix.Sockaddr, local net.Addr, ctx any, registered func()) error {
+	el := cli.eng.eventLoops.next(nil)
+	gc := newStreamConn("tcp", fd, el, sa, local, socket.SockaddrToTCPOrUnixAddr(sa))
+	gc.ctx = ctx
+	ccb := &connWithCallback{c: gc, cb: registered}
+	if err := el.poller.Trigger(queue.HighPriority, el.register, ccb); err != nil {
+		_ = unix.Close(fd)
+		gc.release()
+		return err
+	}
+	return nil
+}
+
+// ConnectFD adds to the event loop that owns on a non-blocking stream
+// socket fd on which connect(2) to sa has been issued (and returned
+// EINPROGRESS, or succeeded). The loop waits for the socket to become
+// writable, reads SO_ERROR, and then either opens the connection as it
+// opens an enrolled one (OnOpen, then reads, with ctx as its context) or
+// closes it with the connect error (OnClose(c, err), err an *os.SyscallError
+// for "connect"). Until then the returned Conn can only be closed (its
+// EventLoop().Close runs OnClose with a nil error). It must be called on
+// on's event loop: no goroutine, channel or task queue is involved. The
+// connection owns fd from the call on; on error fd is closed and OnClose
+// does not run.
+func ConnectFD(on Conn, fd int, sa unix.Sockaddr, ctx any) (Conn, error) {
+	el := on.(*conn).loop
+	proto := "tcp"
+	if _, ok := sa.(*unix.SockaddrUnix); ok {
+		proto = "unix"
+	}
+	gc := newStreamConn(proto, fd, el, sa, nil, socket.SockaddrToTCPOrUnixAddr(sa))
+	gc.ctx = ctx
+	gc.opened, gc.connecting = true, true
+	if err := el.poller.AddWrite(&gc.pollAttachment, false); err != nil {
+		_ = unix.Close(fd)
+		gc.release()
+		return nil, err
+	}
+	el.connections.addConn(gc, el.idx)
+	return gc, nil
+}
+
+// connected ends the connect of a ConnectFD socket at its first event.
+func (el *eventloop) connected(c *conn) error {
+	c.connecting = false
+	errno, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && errno != 0 {
+		err = unix.Errno(errno)
+	}
+	if err != nil {
+		return el.close(c, os.NewSyscallError("connect", err))
+	}
+	if err := c.modRead(false); err != nil {
+		return el.close(c, err)
+	}
+	return el.open(c)
+}
+
+// lookupLocalAddr asks the kernel for the socket's local address; nil when
+// it cannot tell.
+func (c *conn) lookupLocalAddr() net.Addr {
+	sa, err := unix.Getsockname(c.fd)
+	if err != nil {
+		return nil
+	}
+	return socket.SockaddrToTCPOrUnixAddr(sa)
+}
