@@ -32,9 +32,8 @@ func RaiseFileLimit() (uint64, error) {
 // ConsoleBudget returns the most consoles a descriptor limit allows: two
 // descriptors each (browser and console sockets) after the reserve and the
 // splice pipes (two descriptors each, at most spliceMaxPipes open; an idle
-// console holds none). A dial in progress briefly holds a third (gnet
-// duplicates the dialed socket before closing the original); the reserve
-// covers those.
+// console holds none). The reserve covers the relay's other descriptors
+// (listener, pollers, log and token files, workers' store connections).
 func ConsoleBudget(nofile uint64) int {
 	const reserve = fdReserve + 2*spliceMaxPipes
 	if nofile <= 2*reserve {
