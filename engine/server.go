@@ -38,6 +38,7 @@ type Server struct {
 	current  Config // Config's answer; guarded by reloadMu
 	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
 	tlsSlots chan struct{}
+	splice   spliceConf // console → browser by splice(2) (splice.go)
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState
@@ -89,6 +90,7 @@ func New(cfg Config) (*Server, error) {
 		serveErr:   make(chan error, 1),
 	}
 	s.limits = newLimiter(&cfg)
+	s.splice.init(&cfg)
 	s.policy.Store(policyOf(&cfg))
 	s.current = cfg
 	s.handler = &handler{srv: s}
@@ -214,6 +216,7 @@ stop:
 	}
 	s.workers.Wait() // workers finish within ConnectTimeout; their results find the loops stopped
 	err = s.client.Stop()
+	s.closePipes()
 	s.finish(nil)
 	return cut, err
 }
