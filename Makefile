@@ -43,7 +43,7 @@ FUZZ_TARGETS := \
 	./bench/rfb:FuzzServerHandshake \
 	./cmd/vncrelay:FuzzDurationValue
 
-.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-tls bench-nova soak fleet-soak clean
+.PHONY: build run test unit e2e lint conformance fuzz fuzz-short bench e2e-deps bench-deps bench-compare bench-scaling bench-tls bench-nova soak fleet-soak clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/vncrelay
@@ -139,6 +139,22 @@ bench-compare: build bench-deps
 	bin/vncrelay-bench --relay vncrelay --relay forwarder --relay lighttpd --relay websockify-js --relay websockify \
 		--scenario throughput,latency,connect,idle,slowreader $(BENCH_ARGS) \
 		--json $(BENCH_OUT)/compare.jsonl --chart-dir $(BENCH_OUT) | tee $(BENCH_OUT)/compare.txt
+
+BENCH_SCALING_ARGS ?= --runs 3 --duration 5s --consoles 1,8,64,512 --idle-steps 1000,5000,9900 --idle-give-up
+
+# Scaling curves: throughput and latency at 1, 8, 64 and 512 streaming
+# consoles, idle memory, descriptors and liveness at 1k, 5k and 9.9k idle
+# consoles; the forwarder (first: the ratios are to it), vncrelay and lighttpd,
+# A B C A B C at each step; a relay that does not hold a step in full is
+# stopped there. Tables to stdout and $(BENCH_OUT)/scaling.txt, JSON lines in
+# $(BENCH_OUT)/scaling.jsonl, a chart per metric in $(BENCH_OUT)/scaling/.
+bench-scaling: build
+	[ -x /usr/sbin/lighttpd ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lighttpd)
+	$(GO) build -o bin/vncrelay-bench ./cmd/vncrelay-bench
+	mkdir -p $(BENCH_OUT)/scaling
+	bin/vncrelay-bench --relay forwarder --relay vncrelay --relay lighttpd \
+		--scenario throughput,latency,idle $(BENCH_SCALING_ARGS) \
+		--json $(BENCH_OUT)/scaling.jsonl --chart-dir $(BENCH_OUT)/scaling | tee $(BENCH_OUT)/scaling.txt
 
 # wss: vncrelay terminating TLS itself, plain vncrelay, and HAProxy
 # terminating TLS in front of plain vncrelay (the two processes' CPU added),

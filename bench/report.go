@@ -20,22 +20,27 @@ import (
 type Summary struct {
 	Scenario string
 	Relay    string
+	Step     int // consoles of a stepped scenario's runs (Result.Step); 0 when not stepped
 	Runs     int
 	Errors   int64
 	Median   map[string]float64
 }
 
-// Summarize groups results by scenario and relay (in first-seen order) and
-// takes the median of every metric.
+// Summarize groups results by scenario, step and relay (in first-seen order)
+// and takes the median of every metric.
 func Summarize(results []Result) []Summary {
 	var out []Summary
-	index := map[[2]string]int{}
-	values := map[[2]string]map[string][]float64{}
+	type key struct {
+		scenario, relay string
+		step            int
+	}
+	index := map[key]int{}
+	values := map[key]map[string][]float64{}
 	for _, r := range results {
-		k := [2]string{r.Scenario, r.Relay}
+		k := key{r.Scenario, r.Relay, r.Step}
 		if _, ok := index[k]; !ok {
 			index[k] = len(out)
-			out = append(out, Summary{Scenario: r.Scenario, Relay: r.Relay, Median: map[string]float64{}})
+			out = append(out, Summary{Scenario: r.Scenario, Relay: r.Relay, Step: r.Step, Median: map[string]float64{}})
 			values[k] = map[string][]float64{}
 		}
 		s := &out[index[k]]
@@ -74,21 +79,33 @@ func WriteJSON(w io.Writer, results []Result) error {
 	return nil
 }
 
-// WriteTable prints, per scenario, one row per metric and one column per
-// relay (medians), with the ratio of each relay to the first.
+// WriteTable prints, per scenario (and step of a stepped scenario), one row
+// per metric and one column per relay (medians), with the ratio of each
+// relay to the first.
 func WriteTable(w io.Writer, sums []Summary) {
-	byScenario := map[string][]Summary{}
-	var order []string
-	for _, s := range sums {
-		if _, ok := byScenario[s.Scenario]; !ok {
-			order = append(order, s.Scenario)
-		}
-		byScenario[s.Scenario] = append(byScenario[s.Scenario], s)
+	type key struct {
+		scenario string
+		step     int
 	}
-	for _, sc := range order {
-		group := byScenario[sc]
+	byScenario := map[key][]Summary{}
+	var order []key
+	for _, s := range sums {
+		k := key{s.Scenario, s.Step}
+		if _, ok := byScenario[k]; !ok {
+			order = append(order, k)
+		}
+		byScenario[k] = append(byScenario[k], s)
+	}
+	for _, k := range order {
+		group := byScenario[k]
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(w, "\n%s (median of %d runs)\n", sc, group[0].Runs)
+		title := k.scenario
+		if k.step == 1 {
+			title += " at 1 console"
+		} else if k.step > 0 {
+			title += fmt.Sprintf(" at %d consoles", k.step)
+		}
+		fmt.Fprintf(w, "\n%s (median of %d runs)\n", title, group[0].Runs)
 		header := "metric\t"
 		for i, s := range group {
 			header += s.Relay + "\t"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,9 +30,17 @@ type Options struct {
 	SlowRate    int           // slowreader: bytes per second the browser reads [10 KiB]
 	Timeout     time.Duration // per-operation timeout [10s]
 	WorkDir     string        // token files and relay logs [a temporary directory]
+	// IdleSettle is how long the idle scenario waits after opening a
+	// step's consoles before it measures [2s]: time for the relay to settle,
+	// or to take a heap profile of it by hand (docs/BENCHMARKS.md).
+	IdleSettle time.Duration
 	// IdleGiveUp ends the idle scenario at the first step the relay does
 	// not hold in full (it has met a limit; larger steps would only pile
-	// up failures) instead of trying every step.
+	// up failures) instead of trying every step, and stops the opens of
+	// any scenario once more than max(Concurrency, 64) have failed (each
+	// further one would only wait out its Timeout). vncrelay-bench also
+	// uses it to stop a relay at the first console count of a --consoles
+	// list that it does not hold in full.
 	IdleGiveUp bool
 	// ConsoleCommand runs the consoles in a child process (such as
 	// ["vncrelay-bench", "consoles"]); empty runs them in this process.
@@ -62,6 +71,9 @@ func (o *Options) defaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
+	if o.IdleSettle <= 0 {
+		o.IdleSettle = 2 * time.Second
+	}
 	if o.Progress == nil {
 		o.Progress = func(string) {}
 	}
@@ -69,12 +81,15 @@ func (o *Options) defaults() {
 
 // Result is one scenario run against one relay.
 type Result struct {
-	Scenario string             `json:"scenario"`
-	Relay    string             `json:"relay"`
-	Run      int                `json:"run"`
-	Metrics  map[string]float64 `json:"metrics"`
-	Errors   int64              `json:"errors"`
-	Note     string             `json:"note,omitempty"`
+	Scenario string `json:"scenario"`
+	Relay    string `json:"relay"`
+	Run      int    `json:"run"`
+	// Step is the console count of a stepped scenario's run (see Stepped)
+	// when the harness runs it at several counts; 0 otherwise.
+	Step    int                `json:"step,omitempty"`
+	Metrics map[string]float64 `json:"metrics"`
+	Errors  int64              `json:"errors"`
+	Note    string             `json:"note,omitempty"`
 }
 
 // Scenarios by name.
@@ -229,7 +244,8 @@ func Latency(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 	defer r.Stop()
 	direct := &Running{Spec: RelaySpec{Name: "direct", Raw: true}, Addr: cons.Addr(0)}
 	var errs atomic.Int64
-	measure := func(target *Running, label string) []time.Duration {
+	// measure returns the sorted round trips and the consoles it opened.
+	measure := func(target *Running, label string) ([]time.Duration, int) {
 		clients := openSessions(ctx, target, o.Consoles, o.Concurrency, &o, &errs)
 		defer closeAll(clients)
 		var mu sync.Mutex
@@ -270,11 +286,11 @@ func Latency(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 		wg.Wait()
 		close(done)
 		slices.Sort(rtts)
-		return rtts
+		return rtts, len(clients)
 	}
-	base := measure(direct, "direct")
-	via := measure(r, spec.Name)
-	m := map[string]float64{"consoles": float64(o.Consoles), "samples": float64(len(via))}
+	base, _ := measure(direct, "direct")
+	via, opened := measure(r, spec.Name)
+	m := map[string]float64{"consoles": float64(opened), "samples": float64(len(via))}
 	for _, q := range []struct {
 		name string
 		p    float64
@@ -382,12 +398,19 @@ func Idle(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 	steps := slices.Clone(o.IdleSteps)
 	slices.Sort(steps)
 	from := 0
+	var stepHeld []int // consoles held after each step reached, for alive_N
+	var note string
 	for _, n := range steps {
 		o.Progress(fmt.Sprintf("opening up to %d consoles", n))
 		more := openSessionsRange(ctx, r, from, n, o.Concurrency, &o, &errs)
 		from = n
 		clients = append(clients, more...)
-		time.Sleep(2 * time.Second)
+		o.Progress(fmt.Sprintf("%d consoles held, settling for %v", len(clients), o.IdleSettle))
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-time.After(o.IdleSettle):
+		}
 		mem, err := TreeMemory(r.PID)
 		if err != nil {
 			return Result{}, err
@@ -401,16 +424,19 @@ func Idle(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 		}
 		m[fmt.Sprintf("fds_%d", n)] = float64(FDCount(r.PID))
 		probe(ctx, spec, m, fmt.Sprintf("_%d", n))
+		stepHeld = append(stepHeld, k)
 		if o.IdleGiveUp && k < n {
-			o.Progress(fmt.Sprintf("%s held %d of %d: larger steps skipped", spec.Name, k, n))
+			note = fmt.Sprintf("held %d of %d consoles: stopped at this step, larger steps skipped", k, n)
+			o.Progress(spec.Name + " " + note)
 			break
 		}
 	}
 	o.Progress("poking every console")
 	var alive atomic.Int64
+	answered := make([]bool, len(clients)) // by index, for the count per step
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, o.Concurrency)
-	for _, c := range clients {
+	for i, c := range clients {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -420,6 +446,7 @@ func Idle(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 			if _, err := c.Write([]byte{42}); err == nil {
 				if _, err := io.ReadFull(c, b[:]); err == nil && b[0] == 42 {
 					alive.Add(1)
+					answered[i] = true
 				}
 			}
 		}()
@@ -427,18 +454,36 @@ func Idle(ctx context.Context, spec RelaySpec, o Options) (Result, error) {
 	wg.Wait()
 	m["held"] = float64(len(clients))
 	m["alive_at_end"] = float64(alive.Load())
-	res := Result{Scenario: "idle", Relay: spec.Name, Metrics: m, Errors: errs.Load()}
+	// alive_N: of the consoles opened by step N (clients are in opening
+	// order), those that answered the poke at the end.
+	for j, k := range stepHeld {
+		m[fmt.Sprintf("alive_%d", steps[j])] = float64(countTrue(answered[:k]))
+	}
+	res := Result{Scenario: "idle", Relay: spec.Name, Metrics: m, Errors: errs.Load(), Note: note}
 	if (res.Errors > 0 || alive.Load() < int64(len(clients))) && spec.Explain != nil {
-		res.Note = spec.Explain(r.LogPath)
+		res.Note = strings.TrimPrefix(note+"; "+spec.Explain(r.LogPath), "; ")
 	}
 	return res, nil
 }
 
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
 // openSessionsRange opens the sessions with indexes from..to-1 (each index
-// is a token and a source address).
+// is a token and a source address). With o.IdleGiveUp it stops opening once
+// more than max(concurrency, 64) of them have failed: the relay has met a
+// limit (descriptors, connections), and each further open would only wait
+// out its timeout.
 func openSessionsRange(ctx context.Context, r *Running, from, to, concurrency int, o *Options, errs *atomic.Int64) []*Client {
 	clients := make([]*Client, to-from)
-	var next atomic.Int64
+	var next, failed atomic.Int64
 	var wg sync.WaitGroup
 	for range min(concurrency, to-from) {
 		wg.Add(1)
@@ -459,6 +504,9 @@ func openSessionsRange(ctx context.Context, r *Running, from, to, concurrency in
 				if err != nil {
 					if errs.Add(1) == 1 {
 						o.Progress("first error: " + err.Error() + "\n")
+					}
+					if o.IdleGiveUp && failed.Add(1) > int64(max(concurrency, 64)) {
+						next.Store(int64(to - from)) // no further opens
 					}
 					continue
 				}

@@ -127,6 +127,15 @@ type Config struct {
 	// 64 KiB it cut the relay's CPU per MB streamed by a fifth: fewer read and
 	// writev calls per MB; see docs/BENCHMARKS.md).
 	ReadBufferSize int
+	// SpliceMinRead is the console read size, in bytes, from which console
+	// bytes go to the browser by splice(2) through a pipe instead of through
+	// user space (engine/splice.go); a read's size predicts the next one.
+	// Zero means 16 KiB (the crossover measured in docs/BENCHMARKS.md);
+	// negative turns splice off. TLS, --record and the console setup always
+	// copy.
+	SpliceMinRead int
+	// splicePipes replaces spliceMaxPipes when not zero (tests).
+	splicePipes int
 	// MaxWebFileSize caps a static file; zero means 32 MiB.
 	MaxWebFileSize int64
 
@@ -243,6 +252,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = defaultReadBuffer
+	}
+	if c.SpliceMinRead == 0 {
+		c.SpliceMinRead = defaultSpliceMinRead
 	}
 	if c.MaxWebFileSize <= 0 {
 		c.MaxWebFileSize = defaultMaxWebFile

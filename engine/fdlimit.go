@@ -30,12 +30,14 @@ func RaiseFileLimit() (uint64, error) {
 }
 
 // ConsoleBudget returns the most consoles a descriptor limit allows: two
-// descriptors each (browser and console sockets) after the reserve. A dial in
-// progress briefly holds a third (gnet duplicates the dialed socket before
-// closing the original); the reserve covers those.
+// descriptors each (browser and console sockets) after the reserve and the
+// splice pipes (two descriptors each, at most spliceMaxPipes open; an idle
+// console holds none). The reserve covers the relay's other descriptors
+// (listener, pollers, log and token files, workers' store connections).
 func ConsoleBudget(nofile uint64) int {
-	if nofile <= 2*fdReserve {
+	const reserve = fdReserve + 2*spliceMaxPipes
+	if nofile <= 2*reserve {
 		return max(1, int(nofile)/4)
 	}
-	return int(nofile-fdReserve) / 2
+	return int(nofile-reserve) / 2
 }

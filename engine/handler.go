@@ -96,6 +96,7 @@ func (s *session) browserClosed(err error) {
 		s.setReason(ReasonBrowserGone)
 	}
 	s.releaseConsole()
+	s.dropPipe() // what the browser did not take is lost with it (splice.go)
 	if s.btls != nil {
 		s.btls.closed()
 	}

@@ -22,6 +22,7 @@ type loopState struct {
 	closedIn, closedOut int64 // bytes of the consoles that closed on this loop (LoopInfo)
 
 	lingering []lingering // console sockets flushing what their gone browsers sent (consoleflush.go)
+	pipes     pipePool    // empty pipes for splice (splice.go)
 }
 
 func newLoopState(srv *Server, el gnet.EventLoop, index int) *loopState {
@@ -126,4 +127,5 @@ func (s *Server) stopIdle() {
 	}
 	s.workers.Wait()
 	_ = s.client.Stop()
+	s.closePipes()
 }

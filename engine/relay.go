@@ -129,6 +129,10 @@ func (s *session) writeFrame(op wsframe.Opcode, payload []byte) {
 	var b [wsframe.MaxHeaderSize + 125]byte
 	n := wsframe.PutHeader(b[:], true, op, len(payload))
 	n += copy(b[n:], payload)
+	s.spliceFlush() // the frame follows the console bytes in the pipe
+	if s.state == stateClosed {
+		return
+	}
 	_, _ = s.bw.Write(b[:n])
 }
 
@@ -256,6 +260,7 @@ func (s *session) consoleInput(c gnet.Conn) gnet.Action {
 	_, _ = s.cw.Discard(n)
 	s.bytesOut += int64(n)
 	s.lastActive = s.loop.now
+	s.predictSplice(c, n)
 	if s.browser.OutboundBuffered() > s.srv.cfg.HighWater {
 		s.pausedByWho |= pauseConsole
 		s.srv.stats.pausesConsole.Add(1)

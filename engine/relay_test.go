@@ -227,7 +227,10 @@ func staticResolver(t *testing.T, addr string) staticTarget {
 // stays under the high-water mark, and nothing is lost once the browser reads.
 func TestSlowBrowserBounded(t *testing.T) {
 	const highWater = 256 << 10
-	e := newEnv(t, rfb.ModeStream, func(c *Config) { c.HighWater = highWater })
+	e := newEnv(t, rfb.ModeStream, func(c *Config) {
+		c.HighWater = highWater
+		c.SpliceMinRead = -1 // the copy path's buffer; splice_test.go has the pipe's
+	})
 	w := e.dial()
 	w.rfbHandshake()
 	// Ask for many updates and read none of them.
@@ -286,6 +289,9 @@ func (e *env) bufferedToBrowsers() int {
 		for _, s := range ls.sessions {
 			mu.Lock()
 			total += s.browser.OutboundBuffered()
+			if s.pipe != nil {
+				total += s.pipe.n
+			}
 			mu.Unlock()
 		}
 	})

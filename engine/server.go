@@ -38,8 +38,9 @@ type Server struct {
 	current  Config // Config's answer; guarded by reloadMu
 	// tlsSlots bounds TLS handshakes in progress (MaxTLSHandshakes).
 	tlsSlots chan struct{}
-	tlsKeys  tlsKeyLog // browsers' TLS secrets for the record layer's takeover (tlstakeover.go)
-	tlsMem   tlsMemory // returning memory after a burst of handshakes (tlsmem.go)
+	tlsKeys  tlsKeyLog  // browsers' TLS secrets for the record layer's takeover (tlstakeover.go)
+	tlsMem   tlsMemory  // returning memory after a burst of handshakes (tlsmem.go)
+	splice   spliceConf // console → browser by splice(2) (splice.go)
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState
@@ -91,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 		serveErr:   make(chan error, 1),
 	}
 	s.limits = newLimiter(&cfg)
+	s.splice.init(&cfg)
 	s.policy.Store(policyOf(&cfg))
 	s.current = cfg
 	s.handler = &handler{srv: s}
@@ -216,6 +218,7 @@ stop:
 	}
 	s.workers.Wait() // workers finish within ConnectTimeout; their results find the loops stopped
 	err = s.client.Stop()
+	s.closePipes()
 	s.finish(nil)
 	return cut, err
 }

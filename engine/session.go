@@ -72,6 +72,11 @@ type session struct {
 	// Console → browser frame header and the iovec it goes out with.
 	hdr [wsframe.MaxHeaderSize]byte
 	iov [2][]byte
+	// pipe holds console bytes on their way to the browser by splice while
+	// the browser socket is full; nil otherwise (splice.go). spliceNext: the
+	// next console read is predicted large enough to splice.
+	pipe       *splicePipe
+	spliceNext bool
 
 	// Liveness.
 	lastActive  int64 // unix ns of the last byte either way (loop clock)
@@ -194,6 +199,7 @@ func (s *session) goingAway(restart bool) {
 func (s *session) ping(now int64) {
 	n := wsframe.PutHeader(s.hdr[:], true, wsframe.OpPing, 0)
 	s.lastPing, s.awaitPong = now, true
+	s.spliceFlush() // the ping follows the console bytes in the pipe
 	_, _ = s.bw.Write(s.hdr[:n])
 }
 

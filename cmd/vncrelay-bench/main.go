@@ -1,11 +1,14 @@
 // Command vncrelay-bench measures websockify-compatible console relays:
 // throughput and CPU per MB, added latency, cost of opening a console, memory
 // per idle console, and memory under a slow reader. Several relays are run in
-// turn (A B A B ...) and reported side by side with ratios to the first.
+// turn (A B A B ...) and reported side by side with ratios to the first. A
+// list of console counts (--consoles 1,8,64,512) runs throughput and latency
+// at each, and draws a curve per metric.
 //
 //	vncrelay-bench --relay vncrelay --relay websockify --relay forwarder
 //	vncrelay-bench --relay 'mine=/opt/relay --listen {listen} --tokens {tokens}'
 //	vncrelay-bench --relay vncrelay-nova --relay nova-novncproxy --scenario connect,idle
+//	vncrelay-bench --relay forwarder --relay vncrelay --scenario throughput --consoles 1,8,64,512
 //	vncrelay-bench forwarder --listen 127.0.0.1:7000 --target 127.0.0.1:5900
 //
 // See docs/BENCHMARKS.md.
@@ -19,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -140,7 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	scenarios := fs.String("scenario", "throughput,latency,connect", "scenarios, comma-separated: "+strings.Join(bench.ScenarioNames, ",")+", soak")
 	runs := fs.Int("runs", 3, "runs of each scenario per relay (medians reported)")
 	var o bench.Options
-	fs.IntVar(&o.Consoles, "consoles", 64, "consoles for throughput and latency")
+	consoles := fs.String("consoles", "64", "consoles for throughput and latency; a list (1,8,64,512) runs them at each count, a curve")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window of throughput, latency and slowreader")
 	fs.IntVar(&o.UpdateBytes, "update-bytes", 64<<10, "bytes per framebuffer update (throughput)")
 	fs.Float64Var(&o.Rate, "rate", 20, "round trips per second per console (latency)")
@@ -149,7 +151,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idleSteps := fs.String("idle-steps", "1000,5000", "console counts to measure memory at (idle)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-operation timeout (dial, handshake, read)")
 	fs.IntVar(&o.SlowRate, "slow-rate", 10<<10, "bytes per second the slow browser reads (slowreader)")
-	fs.BoolVar(&o.IdleGiveUp, "idle-give-up", false, "idle: stop at the first step a relay does not hold in full")
+	fs.DurationVar(&o.IdleSettle, "idle-settle", 2*time.Second, "idle: wait after each step's opens before measuring (time to take a heap profile)")
+	fs.BoolVar(&o.IdleGiveUp, "idle-give-up", false, "stop a relay at the first step it does not hold in full (idle steps, --consoles lists)")
 	var no bench.NovaOptions
 	fs.IntVar(&no.DBMaxConnections, "nova-db-max-connections", bench.MariaDBDefaultMaxConnections,
 		"MariaDB max_connections of the Nova control plane (151 is MariaDB's default)")
@@ -172,13 +175,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(relays) == 0 {
 		relays = []string{"vncrelay"}
 	}
-	for _, s := range strings.Split(*idleSteps, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("--idle-steps: bad count %q", s)
-		}
-		o.IdleSteps = append(o.IdleSteps, n)
+	var err error
+	if o.IdleSteps, err = bench.ParseCounts("--idle-steps", *idleSteps); err != nil {
+		return err
 	}
+	counts, err := bench.ParseCounts("--consoles", *consoles)
+	if err != nil {
+		return err
+	}
+	o.Consoles = counts[len(counts)-1] // scenarios without steps: the largest
 	specs, err := parseRelays(relays, *vncrelayBin, *peers, *pid)
 	if err != nil {
 		return err
@@ -202,6 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "vncrelay-bench: %d relays, scenarios %s, %d runs, nofile %d\n", len(specs), *scenarios, *runs, nofile)
 
 	var results []bench.Result
+	var stops []string // relays stopped at a step they did not hold
 	for _, name := range strings.Split(*scenarios, ",") {
 		name = strings.TrimSpace(name)
 		scenario, ok := bench.Scenarios[name]
@@ -213,29 +219,62 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return fmt.Errorf("unknown scenario %q", name)
 		}
-		for run := 1; run <= *runs; run++ {
-			for _, spec := range specs { // A B A B ...: drift on a shared machine hits all alike
-				if ctx.Err() != nil {
-					return ctx.Err()
+		steps := []int{0} // one pass at o.Consoles
+		if bench.Stepped(name) && len(counts) > 1 {
+			steps = counts
+		}
+		stopped := map[string]bool{} // relays that failed an earlier step
+		for _, step := range steps {
+			failed := map[string]string{}
+			for run := 1; run <= *runs; run++ {
+				for _, spec := range specs { // A B A B ...: drift on a shared machine hits all alike
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					if stopped[spec.Name] {
+						continue
+					}
+					ro := o
+					label := fmt.Sprintf("%s: %s run %d/%d", name, spec.Name, run, *runs)
+					if step > 0 {
+						ro.Consoles = step
+						label = fmt.Sprintf("%s at %d: %s run %d/%d", name, step, spec.Name, run, *runs)
+					}
+					o.Progress(label)
+					res, err := scenario(ctx, spec, ro)
+					if err != nil {
+						fmt.Fprintf(stderr, "\n%s: %v\n", label, err)
+						failed[spec.Name] = err.Error()
+						continue
+					}
+					res.Run, res.Step = run, step
+					if held, reached := bench.Held(res); !reached {
+						failed[spec.Name] = fmt.Sprintf("held %d of %d consoles", held, step)
+					}
+					results = append(results, res)
 				}
-				o.Progress(fmt.Sprintf("%s: %s run %d/%d", name, spec.Name, run, *runs))
-				res, err := scenario(ctx, spec, o)
-				if err != nil {
-					fmt.Fprintf(stderr, "\n%s %s run %d: %v\n", name, spec.Name, run, err)
-					continue
+			}
+			if step > 0 && o.IdleGiveUp { // the runs of a step all run; larger steps are skipped
+				for _, spec := range specs {
+					if why, ok := failed[spec.Name]; ok && !stopped[spec.Name] {
+						stopped[spec.Name] = true
+						stops = append(stops, fmt.Sprintf("%s %s: stopped at %d consoles (%s), larger steps skipped", name, spec.Name, step, why))
+					}
 				}
-				res.Run = run
-				results = append(results, res)
 			}
 		}
 	}
 	o.Progress("")
 	sums := bench.Summarize(results)
 	bench.WriteTable(stdout, sums)
+	bench.WriteCurves(stdout, sums)
 	for _, r := range results {
 		if r.Note != "" {
 			fmt.Fprintf(stdout, "note: %s %s run %d: %s\n", r.Scenario, r.Relay, r.Run, r.Note)
 		}
+	}
+	for _, s := range stops {
+		fmt.Fprintf(stdout, "note: %s\n", s)
 	}
 	if *jsonOut != "" {
 		if err := writeJSON(*jsonOut, stdout, results); err != nil {
@@ -327,6 +366,18 @@ func charts(dir string, sums []bench.Summary) error {
 		byScenario[s.Scenario] = append(byScenario[s.Scenario], s)
 	}
 	for sc, group := range byScenario {
+		if bench.HasCurves(sums, sc) {
+			// x = consoles, one line per relay, a chart per metric.
+			for _, m := range bench.CurveKeys[sc] {
+				path := filepath.Join(dir, "curve-"+bench.SafeName(sc)+"-"+bench.SafeName(m)+".svg")
+				if err := bench.CurveChart(path, sums, sc, m); err != nil {
+					return fmt.Errorf("chart %s %s: %w", sc, m, err)
+				}
+			}
+		}
+		if bench.Stepped(sc) && group[0].Step > 0 {
+			continue // bars of a stepped scenario would mix its steps
+		}
 		path := filepath.Join(dir, bench.SafeName(sc)+".svg")
 		if err := bench.Chart(path, sc, group, bench.ChartKeys[sc]); err != nil {
 			return fmt.Errorf("chart %s: %w", sc, err)

@@ -53,8 +53,10 @@ type conn struct {
 	opened         bool                   // connection opened event fired
 	isEOF          bool                   // whether the connection has reached EOF
 	readPaused     bool                   // vncrelay patch: read interest removed by PauseRead
-	drainMark      int                    // vncrelay patch: OnDrain fires when outbound falls to drainMark-1
+	rawRead        bool                   // vncrelay patch: readable events go to RawReader.OnReadable first
+	wantWrite      bool                   // vncrelay patch: Writabler.OnWritable once the socket is writable
 	connecting     bool                   // vncrelay patch: a connect(2) in progress (ConnectFD)
+	drainMark      int                    // vncrelay patch: OnDrain fires when outbound falls to drainMark-1
 }
 
 func newStreamConn(proto string, fd int, el *eventloop, sa unix.Sockaddr, localAddr, remoteAddr net.Addr) (c *conn) {
@@ -92,6 +94,8 @@ func newUDPConn(fd int, el *eventloop, localAddr net.Addr, sa unix.Sockaddr, con
 
 func (c *conn) release() {
 	c.readPaused = false
+	c.rawRead = false   // vncrelay patch
+	c.wantWrite = false // vncrelay patch
 	c.drainMark = 0
 	c.connecting = false
 	c.opened = false

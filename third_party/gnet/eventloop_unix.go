@@ -256,6 +256,12 @@ func (el *eventloop) read(c *conn) error {
 		return nil
 	}
 
+	if c.rawRead { // vncrelay patch: the handler may read the socket itself
+		if done, err := el.readRaw(c); done || err != nil {
+			return err
+		}
+	}
+
 	var recv int
 	isET := el.engine.opts.EdgeTriggeredIO
 	chunk := el.engine.opts.EdgeTriggeredIOChunk
@@ -308,7 +314,7 @@ const iovMax = 1024
 
 func (el *eventloop) write(c *conn) error {
 	if c.outboundBuffer.IsEmpty() {
-		return nil
+		return el.writable(c) // vncrelay patch: a writability request (NotifyWritable)
 	}
 
 	isET := el.engine.opts.EdgeTriggeredIO
@@ -347,6 +353,9 @@ loop:
 	el.notifyDrain(c)
 
 	if !isET && c.outboundBuffer.IsEmpty() {
+		if c.wantWrite && c.opened { // vncrelay patch: the socket took everything: still writable
+			return el.writable(c)
+		}
 		return c.modRead(false)
 	}
 

@@ -479,6 +479,14 @@ type Conn interface {
 	// NotifyDrain arms a one-shot Drainer.OnDrain call for when the outbound
 	// buffer holds at most mark bytes; a negative mark disarms it (vncrelay patch).
 	NotifyDrain(mark int)
+
+	// SetRawRead routes c's readable events to the handler's
+	// RawReader.OnReadable before gnet reads the socket (vncrelay patch).
+	SetRawRead(on bool)
+
+	// NotifyWritable arms a one-shot Writabler.OnWritable call for when the
+	// socket is writable and the outbound buffer is empty (vncrelay patch).
+	NotifyWritable() error
 }
 
 type (

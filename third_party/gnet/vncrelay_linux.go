@@ -110,6 +110,74 @@ func (cli *Client) EnrollFD(fd int, sa unix.Sockaddr, local net.Addr, ctx any) (
 	return gc, nil
 }
 
+// The second part of the vncrelay patch lets the handler move a socket's bytes
+// itself, without gnet's read buffer: vncrelay splices a console's bytes
+// through a pipe to the browser's socket. SetRawRead hands it the socket's
+// readability, NotifyWritable the other socket's writability.
+
+// RawReader is an optional interface of an EventHandler (vncrelay patch): for
+// a connection with SetRawRead(true), OnReadable is called on the event loop
+// when the socket is readable, before gnet reads it. It returns done when it
+// has handled the event itself (read the socket, or chose to leave it), false
+// to let gnet read it into its buffer and call OnTraffic as usual. A non-nil
+// err closes c with err (io.EOF at the end of the stream).
+type RawReader interface {
+	OnReadable(c Conn) (done bool, err error)
+}
+
+// Writabler is an optional interface of an EventHandler (vncrelay patch):
+// OnWritable is called on the event loop once after Conn.NotifyWritable, when
+// c's socket is writable and its outbound buffer is empty (gnet has sent what
+// was written through it).
+type Writabler interface {
+	OnWritable(c Conn)
+}
+
+// SetRawRead turns the RawReader hook on or off for c. It must be called on
+// c's event loop.
+func (c *conn) SetRawRead(on bool) { c.rawRead = on }
+
+// NotifyWritable asks for one call of the handler's OnWritable once c's socket
+// is writable and its outbound buffer empty. It keeps write interest in the
+// poller until then. It must be called on c's event loop.
+func (c *conn) NotifyWritable() error {
+	if c.wantWrite {
+		return nil
+	}
+	c.wantWrite = true
+	return c.modReadWrite(false)
+}
+
+func (el *eventloop) readRaw(c *conn) (bool, error) {
+	r, ok := el.eventHandler.(RawReader)
+	if !ok {
+		return false, nil
+	}
+	done, err := r.OnReadable(c)
+	if !c.opened {
+		return true, nil // the handler closed c (or its peer, and so c)
+	}
+	if err != nil {
+		return true, el.close(c, os.NewSyscallError("splice", err))
+	}
+	return done, nil
+}
+
+// writable runs in eventloop.write once the outbound buffer is empty.
+func (el *eventloop) writable(c *conn) error {
+	if !c.wantWrite {
+		return nil
+	}
+	c.wantWrite = false
+	if w, ok := el.eventHandler.(Writabler); ok {
+		w.OnWritable(c)
+	}
+	if !c.opened || c.wantWrite || !c.outboundBuffer.IsEmpty() {
+		return nil // closed, asked again, or wrote through gnet: write interest stays
+	}
+	return c.modRead(false)
+}
+
 // EnrollFDAsync is EnrollFD without waiting: the socket is handed to the
 // least loaded event loop and the call returns at once, so that the caller
 // (an accept loop) is not parked and woken for every connection. registered
