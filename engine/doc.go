@@ -27,5 +27,8 @@
 // TLS (Config.TLS, Config.TargetTLS) runs in the engine too: the handshake
 // on a bounded goroutine, records sealed and opened on the loop, over an
 // in-memory transport between the socket and the WebSocket codec
-// (tlswire.go); plain sessions do not pay for it.
+// (tlswire.go); plain sessions do not pay for it. A browser's TLS 1.3
+// AES-GCM connection is then taken over from crypto/tls by the engine's own
+// record layer (tlsrecord.go, tlstakeover.go), and memory is returned after
+// a burst of handshakes (tlsmem.go).
 package engine
