@@ -218,11 +218,11 @@ func (w *tlsWire) takeOver() bool {
 	}
 	t.keys.forget(t)
 	t.mu.Lock()
-	sent, cts, sts, mid := t.sent, t.cts, t.sts, len(t.hdr) > 0
+	sent, cts, sts, mid, over := t.sent, t.cts, t.sts, len(t.hdr) > 0, t.sentLen > tlsHandshakeIn
 	t.sent, t.cts, t.sts, t.hdr = nil, nil, nil, nil
 	t.mu.Unlock()
 	cs := w.tc.ConnectionState()
-	if cs.Version != tls.VersionTLS13 || cts == nil || sts == nil || mid || t.sentLen > tlsHandshakeIn {
+	if cs.Version != tls.VersionTLS13 || cts == nil || sts == nil || mid || over {
 		return false
 	}
 	rl, ok, err := newRecordLayer(cs.CipherSuite, cts, sts)
