@@ -66,7 +66,7 @@ func (s *Server) refuseBusy(fd int) {
 // goes back to accept(2) at once. The connection and pending-handshake
 // limits, checked before, bound how many sockets wait in the loops' queues.
 func (s *Server) enrollBrowser(fd int, sa unix.Sockaddr) {
-	sess := newSession(s, sockaddrTCP(sa).String())
+	sess := newSession(s, sockaddrAddrPort(sa))
 	s.stats.connections.Add(1)
 	s.stats.pending.Add(1)
 	err := s.client.EnrollFDAsync(fd, sa, s.ln.addr, sess, func() {

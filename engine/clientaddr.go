@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 
@@ -30,12 +29,9 @@ func (ps prefixes) contains(a netip.Addr) bool {
 	return false
 }
 
-// startClient records the socket's peer as the client, and whether it must
-// send a PROXY header first. openBrowser calls it.
-func (s *session) startClient(c gnet.Conn) {
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		s.clientIP = ta.AddrPort().Addr().Unmap()
-	}
+// startClient records whether the client (the socket's peer, set by
+// newSession) must send a PROXY header first. openBrowser calls it.
+func (s *session) startClient() {
 	s.awaitProxy = len(s.srv.cfg.ProxyProtocol) > 0 && prefixes(s.srv.cfg.ProxyProtocol).contains(s.clientIP)
 }
 

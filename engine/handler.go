@@ -77,7 +77,7 @@ func (h *handler) OnDrain(c gnet.Conn) {
 // openBrowser starts a session on its loop.
 func (s *session) openBrowser(c gnet.Conn) {
 	s.browser, s.bw = c, c
-	s.startClient(c)
+	s.startClient()
 	s.loop = s.srv.loopFor(c)
 	s.loop.add(s)
 	s.loop.now = time.Now().UnixNano()

@@ -123,8 +123,11 @@ const (
 	pauseBrowser             // console is slow: browser reads paused
 )
 
-func newSession(srv *Server, client string) *session {
-	return &session{srv: srv, client: client, opened: time.Now(), idx: -1,
+// newSession starts a session for a browser connection from peer (the
+// address accept(2) gave).
+func newSession(srv *Server, peer netip.AddrPort) *session {
+	ip := peer.Addr().Unmap() // a dual-stack listener's IPv4 clients are logged as IPv4
+	return &session{srv: srv, client: netip.AddrPortFrom(ip, peer.Port()).String(), clientIP: ip, opened: time.Now(), idx: -1,
 		stream: wsframe.ClientStream{MaxMessage: srv.cfg.MaxMessageSize, MaxFragments: srv.cfg.MaxFragments}}
 }
 

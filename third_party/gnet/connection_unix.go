@@ -476,7 +476,12 @@ func (c *conn) LocalAddr() net.Addr {
 	}
 	return c.localAddr
 }
-func (c *conn) RemoteAddr() net.Addr { return c.remoteAddr }
+func (c *conn) RemoteAddr() net.Addr {
+	if c.remoteAddr == nil && !c.isDatagram && c.opened && !c.connecting {
+		c.remoteAddr = c.lookupRemoteAddr() // vncrelay patch: an enrolled socket learns it when asked
+	}
+	return c.remoteAddr
+}
 
 // Implementation of Socket interface
 

@@ -97,7 +97,7 @@ func (c *conn) modRead(edgeTriggered bool) error {
 // closed. sa is the peer address from accept4, local the listener's address.
 func (cli *Client) EnrollFD(fd int, sa unix.Sockaddr, local net.Addr, ctx any) (Conn, error) {
 	el := cli.eng.eventLoops.next(nil)
-	gc := newStreamConn("tcp", fd, el, sa, local, socket.SockaddrToTCPOrUnixAddr(sa))
+	gc := newStreamConn("tcp", fd, el, nil, local, nil) // the peer address on demand: RemoteAddr
 	gc.ctx = ctx
 	opened := make(chan struct{})
 	ccb := &connWithCallback{c: gc, cb: func() { close(opened) }}
@@ -188,7 +188,7 @@ func (el *eventloop) writable(c *conn) error {
 // (engine shut down); registered does not run then.
 func (cli *Client) EnrollFDAsync(fd int, sa unix.Sockaddr, local net.Addr, ctx any, registered func()) error {
 	el := cli.eng.eventLoops.next(nil)
-	gc := newStreamConn("tcp", fd, el, sa, local, socket.SockaddrToTCPOrUnixAddr(sa))
+	gc := newStreamConn("tcp", fd, el, nil, local, nil) // the peer address on demand: RemoteAddr
 	gc.ctx = ctx
 	ccb := &connWithCallback{c: gc, cb: registered}
 	if err := el.poller.Trigger(queue.HighPriority, el.register, ccb); err != nil {
@@ -216,7 +216,7 @@ func ConnectFD(on Conn, fd int, sa unix.Sockaddr, ctx any) (Conn, error) {
 	if _, ok := sa.(*unix.SockaddrUnix); ok {
 		proto = "unix"
 	}
-	gc := newStreamConn(proto, fd, el, sa, nil, socket.SockaddrToTCPOrUnixAddr(sa))
+	gc := newStreamConn(proto, fd, el, nil, nil, nil) // addresses on demand: LocalAddr, RemoteAddr
 	gc.ctx = ctx
 	gc.opened, gc.connecting = true, true
 	if err := el.poller.AddWrite(&gc.pollAttachment, false); err != nil {
@@ -242,6 +242,16 @@ func (el *eventloop) connected(c *conn) error {
 		return el.close(c, err)
 	}
 	return el.open(c)
+}
+
+// lookupRemoteAddr asks the kernel for the socket's peer address; nil when
+// it cannot tell (the socket is no longer connected).
+func (c *conn) lookupRemoteAddr() net.Addr {
+	sa, err := unix.Getpeername(c.fd)
+	if err != nil {
+		return nil
+	}
+	return socket.SockaddrToTCPOrUnixAddr(sa)
 }
 
 // lookupLocalAddr asks the kernel for the socket's local address; nil when
