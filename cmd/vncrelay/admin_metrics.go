@@ -45,6 +45,7 @@ var (
 	descDials            = desc("dials_total", "Console dials started.")
 	descDialFailures     = desc("dial_failures_total", "Console dials that failed.")
 	descTLSHandshakes    = desc("tls_handshakes_total", "TLS handshakes, browsers' and consoles' (--ssl-target), by result: ok, or failed (refused, timed out, or no handshake slot free).", "result")
+	descTLSRecordLayer   = desc("tls_record_layer_total", "Browser TLS connections whose records the relay's own TLS 1.3 record layer took over from crypto/tls after the handshake (AES-GCM suites; the others stay with crypto/tls).")
 	descBytes            = desc("bytes_total", "Payload bytes relayed, by direction: in is browser to console, out is console to browser. Includes open consoles.", "direction")
 	descPauses           = desc("backpressure_pauses_total", "Times reads were paused for a slow receiver (--high-water), by the side paused: console (its browser was slow) or browser (its console was slow).", "paused")
 	descConsolesPaused   = desc("consoles_paused", "Consoles with a direction paused for backpressure now.")
@@ -73,7 +74,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descConsolesOpen, descConnectionsOpen, descPendingOpen, descConnectionsMax, descPendingMax,
 		descAccepted, descAcceptErrors, descOpened, descClosed, descRefusals, descLookupErrors, descDials, descDialFailures,
 		descRevokeChecks, descRevokeErrors,
-		descTLSHandshakes,
+		descTLSHandshakes, descTLSRecordLayer,
 		descBytes, descPauses, descConsolesPaused, descLoopConnections, descLoopConsoles,
 		descWorkersBusy, descWorkersMax, descHandshakeSeconds, descLookupSeconds, descDialSeconds, descSetupSeconds,
 	} {
@@ -109,6 +110,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRevokeErrors, st.RevokeErrors)
 	counter(descTLSHandshakes, st.TLS.Handshakes, "ok")
 	counter(descTLSHandshakes, st.TLS.HandshakeFailures, "failed")
+	counter(descTLSRecordLayer, st.TLS.RecordLayer)
 	for r, n := range st.Closed {
 		if reason := engine.Reason(r); reason != engine.ReasonNone {
 			counter(descClosed, n, reason.String())
