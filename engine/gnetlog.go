@@ -18,9 +18,19 @@ type gnetLogger struct{ l *slog.Logger }
 // gnetLevelLine is the format of gnet's line naming its own logger's level.
 const gnetLevelLine = "default logging level is %s"
 
+// gnetStaleEvent is the format of gnet's warning for an event of a socket
+// it no longer knows: one closed while handling an earlier event of the same
+// epoll_wait batch (the console closed with its browser). The kernel had
+// queued the event before the close; nothing is wrong, so it goes out at
+// Debug.
+const gnetStaleEvent = "received event[fd=%d|ev=%d|flags=%d] of a stale connection from event-loop(%d)"
+
 func (g gnetLogger) logf(level slog.Level, format string, args ...any) {
-	if format == gnetLevelLine {
+	switch format {
+	case gnetLevelLine:
 		return
+	case gnetStaleEvent:
+		level = slog.LevelDebug
 	}
 	if g.l.Enabled(context.Background(), level) {
 		g.l.Log(context.Background(), level, fmt.Sprintf(format, args...), "component", "gnet")

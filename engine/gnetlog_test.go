@@ -22,6 +22,9 @@ func TestGnetLogLevels(t *testing.T) {
 		{"info at Debug", slog.LevelDebug, func(g gnetLogger) { g.Infof("Starting gnet client with %d event loops", 2) },
 			`level=DEBUG msg="Starting gnet client with 2 event loops" component=gnet`},
 		{"level line dropped", slog.LevelDebug, func(g gnetLogger) { g.Debugf(gnetLevelLine, "INFO") }, ""},
+		{"stale event at Info", slog.LevelInfo, func(g gnetLogger) { g.Warnf(gnetStaleEvent, 17, 1, 0, 0) }, ""},
+		{"stale event at Debug", slog.LevelDebug, func(g gnetLogger) { g.Warnf(gnetStaleEvent, 17, 1, 0, 0) },
+			`level=DEBUG msg="received event[fd=17|ev=1|flags=0] of a stale connection from event-loop(0)" component=gnet`},
 		{"warning", slog.LevelInfo, func(g gnetLogger) { g.Warnf("w %d", 1) }, `level=WARN msg="w 1" component=gnet`},
 		{"error", slog.LevelInfo, func(g gnetLogger) { g.Errorf("e %d", 1) }, `level=ERROR msg="e 1" component=gnet`},
 	} {

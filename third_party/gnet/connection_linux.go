@@ -28,7 +28,7 @@ import (
 func (c *conn) processIO(_ int, ev netpoll.IOEvent, _ netpoll.IOFlags) error {
 	el := c.loop
 	if c.connecting { // vncrelay patch: the first event of a ConnectFD socket ends its connect
-		return el.connected(c)
+		return el.connected(c, ev)
 	}
 	// First check for any unexpected non-IO events.
 	// For these events we just close the connection directly.

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/panjf2000/gnet/v2/pkg/netpoll"
 	"github.com/panjf2000/gnet/v2/pkg/queue"
 	"github.com/panjf2000/gnet/v2/pkg/socket"
 )
@@ -228,13 +229,26 @@ func ConnectFD(on Conn, fd int, sa unix.Sockaddr, ctx any) (Conn, error) {
 	return gc, nil
 }
 
-// connected ends the connect of a ConnectFD socket at its first event.
-func (el *eventloop) connected(c *conn) error {
-	c.connecting = false
+// connected ends the connect of a ConnectFD socket at its first event. An
+// event that is not the connect's end is ignored: gnet dispatches events by
+// descriptor number, so an event the kernel queued for a socket closed
+// earlier in the same epoll_wait batch reaches a new socket that got its
+// number; a connect still in progress has no error yet, so a success is
+// confirmed with getpeername(2) (ENOTCONN while in progress).
+func (el *eventloop) connected(c *conn, ev netpoll.IOEvent) error {
+	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+		return nil // not for this socket: still waiting for writability
+	}
 	errno, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	if err == nil && errno != 0 {
 		err = unix.Errno(errno)
 	}
+	if err == nil {
+		if _, perr := unix.Getpeername(c.fd); perr == unix.ENOTCONN {
+			return nil // in progress: the event was another socket's
+		}
+	}
+	c.connecting = false
 	if err != nil {
 		return el.close(c, os.NewSyscallError("connect", err))
 	}
