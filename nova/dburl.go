@@ -259,6 +259,12 @@ func (u DatabaseURL) MySQLConfig() (*mysql.Config, error) {
 		v := u.Query[k]
 		switch {
 		case k == "charset":
+			if !isCharsetName(v) {
+				// MySQL's character set names are letters, digits and '_';
+				// the driver writes the value into its DSN unescaped, where a
+				// '/' or '&' would be read as another part.
+				return nil, fmt.Errorf("%w: charset %q is not a character set name", ErrDatabaseURL, v)
+			}
 			charset = v
 		case k == "unix_socket":
 			if u.Driver == "pymysql" || host == "localhost" {
@@ -332,4 +338,19 @@ func (u DatabaseURL) String() string {
 		b.WriteString("/" + u.Database)
 	}
 	return b.String()
+}
+
+// isCharsetName reports whether s can be a MySQL character set name
+// (utf8, utf8mb4, latin1, ...): ASCII letters, digits and '_', at most 64.
+func isCharsetName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

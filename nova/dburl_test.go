@@ -82,6 +82,7 @@ func TestParseDatabaseURL(t *testing.T) {
 		{name: "TLS", url: "mysql+pymysql://nova:pw@db/nova?ssl_ca=/etc/ssl/ca.pem", err: "TLS"},
 		{name: "read_default_file", url: "mysql+pymysql://nova:pw@db/nova?read_default_file=/etc/my.cnf", err: `"read_default_file"`},
 		{name: "parameter twice", url: "mysql+pymysql://nova:pw@db/nova?charset=utf8", params: "charset=latin1", err: "twice"},
+		{name: "charset not a name", url: "mysql+pymysql://nova:pw@db/nova?charset=/", err: "not a character set name"},
 		{name: "bad timeout", url: "mysql+pymysql://nova:pw@db/nova?read_timeout=soon", err: "read_timeout"},
 		{name: "password not UTF-8", url: "mysql+pymysql://nova:%ff@db/nova", err: "UTF-8"},
 	}
