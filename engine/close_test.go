@@ -102,6 +102,7 @@ func TestHTTPRefusals(t *testing.T) {
 		{"only base64 offered", upgradeRequest("/?token="+canary, "Sec-WebSocket-Protocol: base64"), http.StatusBadRequest, ""},
 		{"plain GET without --web", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusMethodNotAllowed, ""},
 		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", http.StatusBadRequest, ""},
+		{"TLS ClientHello on a port without TLS", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", http.StatusBadRequest, ""},
 	}
 	var forbiddenReason string
 	for _, tt := range tests {

@@ -161,9 +161,19 @@ type Config struct {
 	// worker goroutine, parked, meanwhile.
 	TLSHandshakeTimeout time.Duration
 	// MaxTLSHandshakes caps TLS handshakes in progress, each on a goroutine
-	// of its own; zero means Workers. Over it a browser's connection is
-	// closed (there is no TLS yet to answer in), a console's answered 502.
+	// of its own; zero means Workers. Handshakes over it wait, in arrival
+	// order, for a place, within their own deadline (TLSHandshakeTimeout); a
+	// connection waiting counts as a pending handshake
+	// (MaxPendingHandshakes), which bounds the queue.
 	MaxTLSHandshakes int
+	// MaxTLSHandshakesPerClient caps a client address's browser TLS
+	// handshakes in progress or waiting (IPv6 per /64, as the other
+	// per-client limits; loopback clients are exempt unless forwarded by a
+	// PROXY header): over it the connection is closed at its first byte,
+	// before any TLS work, so that one client cannot hold every place of
+	// MaxTLSHandshakes with silent ClientHellos. Zero means
+	// MaxTLSHandshakes/8, at least 4; negative means no cap.
+	MaxTLSHandshakesPerClient int
 	// TargetTLS, when not nil, speaks TLS to every console (websockify's
 	// --ssl-target), with this client configuration. When its ServerName is
 	// empty, each console's host is used (SNI, and the name checked against
@@ -268,6 +278,9 @@ func (c Config) withDefaults() Config {
 	set(&c.TLSHandshakeTimeout, c.HandshakeTimeout)
 	if c.MaxTLSHandshakes <= 0 {
 		c.MaxTLSHandshakes = c.Workers
+	}
+	if c.MaxTLSHandshakesPerClient == 0 {
+		c.MaxTLSHandshakesPerClient = max(4, c.MaxTLSHandshakes/8)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -98,6 +98,7 @@ func (s *session) browserClosed(err error) {
 	s.releaseConsole()
 	s.dropPipe() // what the browser did not take is lost with it (splice.go)
 	if s.btls != nil {
+		s.releaseTLSPlace()
 		s.btls.closed()
 	}
 	s.releaseLimits()

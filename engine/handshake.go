@@ -24,6 +24,7 @@ var (
 	errStoreDown        = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "token store unavailable", Header: "Retry-After: 2"}
 	errBusy             = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "relay busy, retry"}
 	errShuttingDown     = &wsframe.HTTPError{Status: http.StatusServiceUnavailable, Reason: "relay shutting down"}
+	errTLSNotServed     = &wsframe.HTTPError{Status: http.StatusBadRequest, Reason: "TLS handshake on a port without TLS (no --cert)"}
 	errNoWeb            = &wsframe.HTTPError{Status: http.StatusMethodNotAllowed, Reason: "WebSocket upgrade required", Header: "Allow: GET"}
 )
 
@@ -40,6 +41,12 @@ func (s *session) handshake() gnet.Action {
 	cfg := &s.srv.cfg
 	chunk, _ := c.Peek(-1)
 	if s.head == nil {
+		if len(chunk) > 0 && cfg.TLS == nil && isTLSStart(chunk[0]) {
+			// No request line starts with a TLS record's first byte: answer at
+			// once instead of at the handshake deadline (the client cannot
+			// read the answer, but the log says what happened).
+			return s.refuse(errTLSNotServed, ReasonRefused)
+		}
 		end, err := wsframe.FindRequestEnd(chunk, 0, cfg.MaxRequestBytes, cfg.MaxRequestHeaders)
 		switch {
 		case err != nil:

@@ -60,6 +60,7 @@ type limitEntry struct {
 	key    limitKey
 	shard  uint8
 	active int32 // consoles (and upgrades on their way to one) holding the entry
+	tls    int32 // of those, browser TLS handshakes in progress or waiting (admitTLS)
 	tat    int64 // GCRA's theoretical arrival time, unix ns: the bucket is full when tat <= now
 }
 
@@ -151,6 +152,34 @@ func (l *limiter) admitClient(a netip.Addr, now int64) (*limitEntry, *wsframe.HT
 	}
 	e.active++
 	return e, nil
+}
+
+// admitTLS takes one of a client's places for browser TLS handshakes, at
+// most most at once, or returns nil when they are all taken. The place
+// holds the entry as a console slot does; releaseTLS gives it back.
+func (l *limiter) admitTLS(a netip.Addr, now int64, most int32) *limitEntry {
+	k := clientKey(a)
+	sh := &l.shards[l.shardOf(k)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := l.entry(sh, k, now)
+	if e.tls >= most {
+		return nil
+	}
+	e.tls++
+	e.active++
+	return e
+}
+
+// releaseTLS gives back a place taken by admitTLS.
+func (l *limiter) releaseTLS(e *limitEntry, now int64) {
+	sh := &l.shards[e.shard]
+	sh.mu.Lock()
+	e.tls--
+	if e.active--; e.active == 0 && e.tat <= now {
+		delete(sh.m, e.key)
+	}
+	sh.mu.Unlock()
 }
 
 // admitToken takes a console slot for a token (keyed hash), or refuses.

@@ -620,13 +620,14 @@ func TestTLSDataBeforeCloseNotify(t *testing.T) {
 	}
 }
 
-// TestTLSHandshakeSlots: with every handshake slot held by silent clients,
-// another TLS connection is closed at once and counted; once the silent
-// ones are cut at the handshake deadline, handshakes succeed again.
+// TestTLSHandshakeSlots: with every handshake place held by silent
+// clients, another browser's handshake waits for a place instead of being
+// refused, and completes as soon as one is given back (a silent client
+// leaves); nothing is counted as a failure.
 func TestTLSHandshakeSlots(t *testing.T) {
 	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
 		c.MaxTLSHandshakes = 3
-		c.TLSHandshakeTimeout = 1500 * time.Millisecond
+		c.TLSHandshakeTimeout = 20 * time.Second
 	})
 	var silent []net.Conn
 	for range 3 {
@@ -639,26 +640,71 @@ func TestTLSHandshakeSlots(t *testing.T) {
 		silent = append(silent, c)
 	}
 	waitFor(t, "three handshakes in progress", func() bool { return e.srv.Stats().Pending == 3 })
-	over, err := net.Dial("tcp", e.addr)
-	if err != nil {
-		t.Fatal(err)
+	done := make(chan *wsClient, 1)
+	go func() { done <- e.dialConsole() }()
+	waitFor(t, "a fourth handshake waiting", func() bool { return e.srv.Stats().Pending == 4 })
+	select {
+	case <-done:
+		t.Fatal("a fourth handshake ran while three places were held")
+	case <-time.After(200 * time.Millisecond):
 	}
-	defer over.Close()
+	_ = silent[0].Close() // its place is given back at once
+	select {
+	case w := <-done:
+		w.rfbHandshake()
+	case <-time.After(15 * time.Second):
+		t.Fatal("the waiting handshake did not get the place given back")
+	}
+	if st := e.srv.Stats(); st.TLS.HandshakeFailures != 0 || st.Closed[ReasonTLS] != 0 {
+		t.Fatalf("a waiting handshake was counted as refused: %+v", st.TLS)
+	}
+}
+
+// TestTLSHandshakesPerClient: one client address (here named by a PROXY
+// header from a trusted balancer) may hold at most
+// MaxTLSHandshakesPerClient handshakes; over it its connection is closed at
+// the first byte and counted, while another address still gets through.
+func TestTLSHandshakesPerClient(t *testing.T) {
+	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
+		c.ProxyProtocol = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.MaxTLSHandshakes = 8
+		c.MaxTLSHandshakesPerClient = 2
+		c.TLSHandshakeTimeout = 20 * time.Second
+	})
+	proxied := func(src string) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if _, err := io.WriteString(c, "PROXY TCP4 "+src+" 198.51.100.1 5555 443\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for range 2 {
+		_, _ = proxied("192.0.2.10").Write([]byte{0x16, 0x03, 0x01})
+	}
+	waitFor(t, "two handshakes in progress", func() bool { return e.srv.Stats().Pending == 2 })
+	over := proxied("192.0.2.10")
 	_, _ = over.Write([]byte{0x16, 0x03, 0x01})
-	_ = over.SetReadDeadline(time.Now().Add(time.Second)) // well before the deadline
+	_ = over.SetReadDeadline(time.Now().Add(10 * time.Second)) // well before the handshake deadline
 	if _, err := io.Copy(io.Discard, over); err != nil {
-		t.Fatalf("a handshake over the cap was not closed at once: %v", err)
+		t.Fatalf("a third handshake from one client was not closed: %v", err)
 	}
 	if st := e.srv.Stats(); st.TLS.HandshakeFailures != 1 || st.Closed[ReasonTLS] != 1 {
 		t.Fatalf("refusal not counted: %+v", st.TLS)
 	}
-	for _, c := range silent {
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.Copy(io.Discard, c); err != nil {
-			t.Fatalf("silent handshake not cut: %v", err)
-		}
+	e.waitLog(t, `msg="TLS handshake refused: too many from this client" client=192.0.2.10:5555`)
+	c := tls.Client(proxied("192.0.2.11"), e.clientTLS())
+	if _, err := io.WriteString(c, upgradeRequest("/websockify?token="+canary)); err != nil {
+		t.Fatalf("another client's handshake: %v", err)
 	}
-	w := e.dialConsole()
+	w := readResponse(t, c)
+	if w.status != 101 {
+		t.Fatalf("status %d", w.status)
+	}
 	w.rfbHandshake()
 }
 

@@ -37,9 +37,9 @@ var errConsoleTLS = &wsframe.HTTPError{Status: http.StatusBadGateway, Reason: "c
 // the console through s.cw is TLS: the caller continues its setup or starts
 // the relay (console bytes that came with the handshake's end wait in s.cw
 // and are read by the next fromConsole, which the caller may call at once);
-// with an error, the caller refuses the request (errConsoleTLS, 502). If no
-// handshake slot is free, done runs before startConsoleTLS returns, with
-// an error.
+// with an error, the caller refuses the request (errConsoleTLS, 502). The
+// handshake waits for a place among MaxTLSHandshakes within the connect
+// deadline.
 func (s *session) startConsoleTLS(cfg *tls.Config, prefix []byte, done func(error)) {
 	c := s.console
 	if len(prefix) > 0 {
@@ -50,11 +50,7 @@ func (s *session) startConsoleTLS(cfg *tls.Config, prefix []byte, done func(erro
 	w := newTLSWire(c, s.loop)
 	w.tc = tls.Client(w.tr, cfg)
 	timeout := max(time.Duration(s.deadline-time.Now().UnixNano()), time.Millisecond)
-	if !s.runTLSHandshake(w, timeout, done) {
-		s.srv.stats.tlsFailures.Add(1)
-		done(errors.New("too many TLS handshakes in progress"))
-		return
-	}
+	s.runTLSHandshake(w, timeout, done)
 	s.ctls, s.cw = w, w
 	if c.InboundBuffered() > 0 {
 		s.handTLS(w, c)

@@ -62,17 +62,21 @@ func (s *session) firstBytes() gnet.Action {
 // startBrowserTLS runs the server handshake on a worker; the loop hands it
 // the browser's bytes until it is done (browserTLSDone).
 func (s *session) startBrowserTLS() gnet.Action {
+	var place *limitEntry
+	if most := s.srv.cfg.MaxTLSHandshakesPerClient; most > 0 && (s.forwarded || !s.clientIP.IsLoopback()) {
+		if place = s.srv.limits.admitTLS(s.clientIP, s.loop.now, int32(most)); place == nil {
+			s.srv.stats.tlsFailures.Add(1)
+			s.srv.log.Warn("TLS handshake refused: too many from this client", "client", s.client, "max", most)
+			s.setReason(ReasonTLS)
+			return gnet.Close // no TLS yet to answer in
+		}
+	}
 	w := newTLSWire(s.browser, s.loop)
+	w.place = place
 	w.tr.keys = &s.srv.tlsKeys
 	w.tc = tls.Server(w.tr, s.srv.tlsKeys.config(s.srv.cfg.TLS))
 	timeout := s.srv.cfg.TLSHandshakeTimeout
-	if !s.runTLSHandshake(w, timeout, s.browserTLSDone) {
-		s.srv.stats.tlsFailures.Add(1)
-		s.srv.log.Warn("TLS handshake refused: too many in progress", "client", s.client,
-			"max", s.srv.cfg.MaxTLSHandshakes)
-		s.setReason(ReasonTLS)
-		return gnet.Close // no TLS yet to answer in
-	}
+	s.runTLSHandshake(w, timeout, s.browserTLSDone)
 	s.btls, s.bw = w, w
 	s.state = stateTLSHandshake
 	s.deadline = s.loop.now + int64(timeout)
@@ -96,26 +100,23 @@ func (s *session) handTLS(w *tlsWire, c gnet.Conn) gnet.Action {
 	return gnet.None // the console's handshake fails on the worker and reports
 }
 
-// runTLSHandshake runs w's handshake on a goroutine of its own, holding one
-// of MaxTLSHandshakes slots, under timeout, and calls done on the loop with
-// the result unless the socket has closed meanwhile. It reports false,
-// without starting anything, when every slot is taken.
-func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(error)) bool {
+// runTLSHandshake runs w's handshake on a goroutine of its own, under
+// timeout: it waits for one of MaxTLSHandshakes places (in arrival order;
+// it gives up when the socket closes or the time is out), runs the
+// handshake holding it, and calls done on the loop with the result unless
+// the socket has closed meanwhile.
+func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(error)) {
 	srv := s.srv
-	select {
-	case srv.tlsSlots <- struct{}{}:
-	default:
-		return false
-	}
 	srv.workers.Add(1)
 	go func() {
-		defer func() {
+		defer srv.workers.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err := srv.tlsPlace(ctx, w.tr)
+		if err == nil {
+			err = w.tc.HandshakeContext(ctx)
 			<-srv.tlsSlots
 			srv.handshakeEnded()
-			srv.workers.Done()
-		}()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		err := w.tc.HandshakeContext(ctx)
+		}
 		cancel()
 		_ = w.raw.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			if w.dropped && !w.reportDropped {
@@ -132,7 +133,35 @@ func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(e
 			return nil
 		}))
 	}()
-	return true
+}
+
+// tlsPlace waits for one of MaxTLSHandshakes places: until one is free
+// (waiters are served in arrival order), ctx ends, or the transport closes
+// (the socket did: the wait ends at once instead of at the deadline).
+func (srv *Server) tlsPlace(ctx context.Context, t *tlsTransport) error {
+	for {
+		select {
+		case srv.tlsSlots <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.wake: // bytes came, or the transport closed; Read looks at the buffer before it waits
+			t.mu.Lock()
+			closed := t.closed
+			t.mu.Unlock()
+			if closed {
+				return net.ErrClosed
+			}
+		}
+	}
+}
+
+// releaseTLSPlace gives back the client's place for a browser handshake.
+func (s *session) releaseTLSPlace() {
+	if w := s.btls; w != nil && w.place != nil {
+		s.srv.limits.releaseTLS(w.place, s.loop.now)
+		w.place = nil
+	}
 }
 
 // browserTLSDone takes the browser's handshake result on the loop. Success
@@ -142,6 +171,7 @@ func (s *session) browserTLSDone(err error) {
 	if s.state != stateTLSHandshake {
 		return
 	}
+	s.releaseTLSPlace()
 	if err != nil {
 		s.srv.stats.tlsFailures.Add(1)
 		why := ReasonTLS

@@ -62,6 +62,9 @@ type tlsWire struct {
 	ls  *loopState
 	tc  *tls.Conn
 	tr  *tlsTransport
+	// place is the client's place for a browser handshake
+	// (limiter.admitTLS), held until the handshake ends; nil otherwise.
+	place *limitEntry
 
 	pt      *[]byte // decrypted bytes not yet used, pt[r:w]; nil when empty
 	r, w    int

@@ -23,6 +23,7 @@ type tlsOptions struct {
 	version, ciphers       string
 	targetCAFile           string
 	handshakeTO            time.Duration
+	perClientHandshakes    int // --max-tls-handshakes-per-client
 	gcPercent              int // --gc-percent; 0 leaves Go's (100, or $GOGC)
 	// noDefaultCert: no ./self.pem lookup when cert is "" (Nova's proxies,
 	// whose configuration has already said whether a certificate exists).
@@ -45,6 +46,7 @@ func (t *tlsOptions) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&t.ciphers, "ssl-ciphers", "", "TLS 1.2 cipher suites, OpenSSL names separated by ':' (default: Go's)")
 	fs.StringVar(&t.targetCAFile, "target-cafile", "", "`FILE` of CA certificates trusted for consoles' certificates with --ssl-target (default: the system's)")
 	durationVar(fs, &t.handshakeTO, "tls-handshake-timeout", "time for a TLS handshake (0: --handshake-timeout)")
+	fs.IntVar(&t.perClientHandshakes, "max-tls-handshakes-per-client", 0, "most browser TLS handshakes in progress or waiting from one client address (IPv6: one /64; loopback exempt); over it the connection is closed (0: an eighth of the handshake places, at least 4; -1: no limit)")
 	fs.IntVar(&t.gcPercent, "gc-percent", 0, "Go garbage collector target: heap growth over live data, in `PERCENT`, before a collection; -1 turns collection off (0: Go's default, 100, or $GOGC; see docs/TLS.md)")
 }
 
@@ -53,6 +55,7 @@ func (t *tlsOptions) flags(fs *pflag.FlagSet) {
 func (t *tlsOptions) apply(cfg *engine.Config, log *slog.Logger) (*tlsconf.Server, error) {
 	t.applyGCPercent(log)
 	cfg.TLSHandshakeTimeout = t.handshakeTO
+	cfg.MaxTLSHandshakesPerClient = t.perClientHandshakes
 	if t.sslTarget {
 		c, err := tlsconf.ClientConfig(t.targetCAFile)
 		if err != nil {
