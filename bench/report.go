@@ -106,14 +106,11 @@ func WriteTable(w io.Writer, sums []Summary) {
 			title += fmt.Sprintf(" at %d consoles", k.step)
 		}
 		fmt.Fprintf(w, "\n%s (median of %d runs)\n", title, group[0].Runs)
-		header := "metric\t"
+		relays := make([]string, len(group))
 		for i, s := range group {
-			header += s.Relay + "\t"
-			if i > 0 {
-				header += "×" + group[0].Relay + "\t"
-			}
+			relays[i] = s.Relay
 		}
-		fmt.Fprintln(tw, header)
+		fmt.Fprintln(tw, ratioHeader("metric", relays))
 		for _, m := range metricNames(group) {
 			row := m + "\t"
 			for i, s := range group {
@@ -232,4 +229,17 @@ func SafeName(s string) string {
 		}
 		return '_'
 	}, s)
+}
+
+// ratioHeader is a tab-separated table header: first, then each relay and,
+// after the first relay, a column of ratios to the first relay.
+func ratioHeader(first string, relays []string) string {
+	h := first + "\t"
+	for i, r := range relays {
+		h += r + "\t"
+		if i > 0 {
+			h += "×" + relays[0] + "\t"
+		}
+	}
+	return h
 }

@@ -223,14 +223,11 @@ func WriteCurves(w io.Writer, sums []Summary) {
 			slices.Sort(xs)
 			fmt.Fprintf(w, "\n%s: %s, by consoles\n", sc, curveLabels[m])
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-			header := "consoles\t"
+			relays := make([]string, len(curves))
 			for i, c := range curves {
-				header += c.Relay + "\t"
-				if i > 0 {
-					header += "×" + curves[0].Relay + "\t"
-				}
+				relays[i] = c.Relay
 			}
-			fmt.Fprintln(tw, header)
+			fmt.Fprintln(tw, ratioHeader("consoles", relays))
 			for _, x := range xs {
 				row := strconv.FormatFloat(x, 'f', -1, 64) + "\t"
 				ref, refOK := at(curves[0].XY, x)
