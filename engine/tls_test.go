@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -639,7 +640,7 @@ func TestTLSHandshakeSlots(t *testing.T) {
 		_, _ = c.Write([]byte{0x16, 0x03, 0x01})
 		silent = append(silent, c)
 	}
-	waitFor(t, "three handshakes in progress", func() bool { return e.srv.Stats().Pending == 3 })
+	waitFor(t, "three handshakes holding the places", func() bool { return len(e.srv.tlsSlots) == 3 })
 	done := make(chan *wsClient, 1)
 	go func() { done <- e.dialConsole() }()
 	waitFor(t, "a fourth handshake waiting", func() bool { return e.srv.Stats().Pending == 4 })
@@ -686,7 +687,18 @@ func TestTLSHandshakesPerClient(t *testing.T) {
 	for range 2 {
 		_, _ = proxied("192.0.2.10").Write([]byte{0x16, 0x03, 0x01})
 	}
-	waitFor(t, "two handshakes in progress", func() bool { return e.srv.Stats().Pending == 2 })
+	// Both have taken their places (accepted is not enough: the loops
+	// read them in any order).
+	waitFor(t, "two handshakes in progress", func() bool {
+		cs, err := e.srv.Consoles(context.Background(), 10)
+		n := 0
+		for _, c := range cs {
+			if c.State == "tls_handshake" {
+				n++
+			}
+		}
+		return err == nil && n == 2
+	})
 	over := proxied("192.0.2.10")
 	_, _ = over.Write([]byte{0x16, 0x03, 0x01})
 	_ = over.SetReadDeadline(time.Now().Add(10 * time.Second)) // well before the handshake deadline
