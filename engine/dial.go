@@ -48,25 +48,25 @@ type dialAttempt struct {
 // once and the console's address needs no name lookup; otherwise a worker
 // does both (connect).
 func (s *session) lookup(token string) gnet.Action {
-	if im, ok := s.pol.resolver.(auth.ImmediateResolver); ok {
-		start := time.Now()
-		t, err := im.ResolveNow(token)
-		if !errors.Is(err, auth.ErrWouldBlock) {
-			if err != nil {
-				s.srv.lat.lookup.since(start)
-				return s.refuseTarget(s.admitTarget(token, nil, err))
-			}
-			if sa := sockaddrNow(&t); sa != nil {
-				s.srv.lat.lookup.since(start)
-				if refusal, cause := s.admitTarget(token, &t, nil); refusal != nil {
-					return s.refuseTarget(refusal, cause)
-				}
-				s.beginConnecting()
-				return s.dialTarget(&t, token, []unix.Sockaddr{sa})
-			}
-		}
+	im, ok := s.pol.resolver.(auth.ImmediateResolver)
+	if !ok {
+		return s.startJob(func() { s.connect(token) })
 	}
-	return s.startJob(func() { s.connect(token) })
+	start := time.Now()
+	t, err := im.ResolveNow(token)
+	var sa unix.Sockaddr
+	if err == nil {
+		sa = sockaddrNow(&t) // nil: a host name to look up
+	}
+	if errors.Is(err, auth.ErrWouldBlock) || err == nil && sa == nil {
+		return s.startJob(func() { s.connect(token) })
+	}
+	s.srv.lat.lookup.since(start)
+	if refusal, cause := s.admitTarget(token, &t, err); refusal != nil {
+		return s.refuseTarget(refusal, cause)
+	}
+	s.beginConnecting()
+	return s.dialTarget(&t, token, []unix.Sockaddr{sa})
 }
 
 // connect runs on a worker: it resolves the token and the console's

@@ -91,26 +91,6 @@ func (c *conn) modRead(edgeTriggered bool) error {
 	return c.loop.poller.ModRead(&c.pollAttachment, edgeTriggered)
 }
 
-// EnrollFD adds an accepted, non-blocking TCP socket to the client's least
-// loaded event loop, as EnrollContext does for a net.Conn, but without the
-// detour through Go's net package: no netpoll registration, no dup and no
-// close of an original. The connection owns fd from here on; on error fd is
-// closed. sa is the peer address from accept4, local the listener's address.
-func (cli *Client) EnrollFD(fd int, sa unix.Sockaddr, local net.Addr, ctx any) (Conn, error) {
-	el := cli.eng.eventLoops.next(nil)
-	gc := newStreamConn("tcp", fd, el, nil, local, nil) // the peer address on demand: RemoteAddr
-	gc.ctx = ctx
-	opened := make(chan struct{})
-	ccb := &connWithCallback{c: gc, cb: func() { close(opened) }}
-	if err := el.poller.Trigger(queue.HighPriority, el.register, ccb); err != nil {
-		_ = unix.Close(fd)
-		gc.release()
-		return nil, err
-	}
-	<-opened
-	return gc, nil
-}
-
 // The second part of the vncrelay patch lets the handler move a socket's bytes
 // itself, without gnet's read buffer: vncrelay splices a console's bytes
 // through a pipe to the browser's socket. SetRawRead hands it the socket's
@@ -179,9 +159,14 @@ func (el *eventloop) writable(c *conn) error {
 	return c.modRead(false)
 }
 
-// EnrollFDAsync is EnrollFD without waiting: the socket is handed to the
-// least loaded event loop and the call returns at once, so that the caller
-// (an accept loop) is not parked and woken for every connection. registered
+// EnrollFDAsync adds an accepted, non-blocking TCP socket to the client's
+// least loaded event loop, as EnrollContext does for a net.Conn, but without
+// the detour through Go's net package (EnrollContext costs a netpoll
+// registration, a dup and a close per connection) and without waiting: the
+// call returns at once, so that the caller (an accept loop) is not parked
+// and woken for every connection. The connection owns fd from here on. sa is
+// the peer address from accept4 (not kept: RemoteAddr asks the kernel when
+// asked), local the listener's address. registered
 // runs on the event loop after the registration, whether it succeeded (the
 // handler's OnOpen ran with ctx) or not (fd was closed; OnOpen did not run):
 // the caller tells the two apart by what its OnOpen recorded in ctx. An error
