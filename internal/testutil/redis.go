@@ -203,49 +203,66 @@ func StartSentinelSet(t testing.TB, name string) *SentinelSet {
 			"sentinel failover-timeout "+name+" 10000",
 			"sentinel parallel-syncs "+name+" 1"))
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for _, sn := range s.Sentinels {
-		for !strings.Contains(sn.Do(t, "INFO", "sentinel"), "slaves=1,sentinels=3") {
-			if time.Now().After(deadline) {
-				t.Fatalf("Sentinel set not formed: %s", sn.Do(t, "INFO", "sentinel"))
+	waitEach(t, s.Sentinels, 20*time.Second, 100*time.Millisecond, "Sentinel set not formed",
+		func(sn *Redis) (string, bool) {
+			info := sn.Do(t, "INFO", "sentinel")
+			return info, strings.Contains(info, "slaves=1,sentinels=3")
+		})
+	return s
+}
+
+// waitEach waits until ok holds for every node in turn, all within limit,
+// asking again every pause; past limit it fails the test with what and the
+// node's last answer.
+func waitEach(t testing.TB, nodes []*Redis, limit, pause time.Duration, what string, ok func(*Redis) (answer string, ok bool)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for _, n := range nodes {
+		for {
+			answer, done := ok(n)
+			if done {
+				break
 			}
-			time.Sleep(100 * time.Millisecond)
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s", what, answer)
+			}
+			time.Sleep(pause)
 		}
 	}
-	return s
+}
+
+// addrs returns the nodes' "127.0.0.1:port" addresses, comma-separated.
+func addrs(nodes []*Redis) string {
+	a := make([]string, len(nodes))
+	for i, n := range nodes {
+		a[i] = n.Addr()
+	}
+	return strings.Join(a, ",")
 }
 
 // Source is the TokenRedis source naming the set (auth/redis's
 // redis-sentinel:// form).
 func (s *SentinelSet) Source() string {
-	addrs := make([]string, len(s.Sentinels))
-	for i, sn := range s.Sentinels {
-		addrs[i] = sn.Addr()
-	}
-	return "redis-sentinel://" + strings.Join(addrs, ",") + "/" + s.Name
+	return "redis-sentinel://" + addrs(s.Sentinels) + "/" + s.Name
 }
 
 // WaitReplicated waits up to 10 s for key to reach the replica.
 func (s *SentinelSet) WaitReplicated(t testing.TB, key string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Replica.Do(t, "EXISTS", key) != ":1" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica never got the key")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitEach(t, []*Redis{s.Replica}, 10*time.Second, 20*time.Millisecond, "the replica never got the key",
+		func(r *Redis) (string, bool) {
+			exists := r.Do(t, "EXISTS", key)
+			return exists, exists == ":1"
+		})
 }
 
 // WaitPromoted waits up to 30 s for the Sentinels to name the replica as
 // the master.
 func (s *SentinelSet) WaitPromoted(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(s.Replica.Do(t, "INFO", "replication"), "role:master") {
-		if time.Now().After(deadline) {
-			t.Fatal("the replica was never promoted")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitEach(t, []*Redis{s.Replica}, 30*time.Second, 50*time.Millisecond, "the replica was never promoted",
+		func(r *Redis) (string, bool) {
+			info := r.Do(t, "INFO", "replication")
+			return info, strings.Contains(info, "role:master")
+		})
 }
