@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/vncrelay/vncrelay/internal/testutil/jwttest"
 )
 
 // issuer holds the test's signing keys and their key files, written as a
@@ -82,22 +84,11 @@ func newIssuer(t testing.TB) *issuer {
 	return is
 }
 
-// sign makes a JWS compact token.
-func sign(t testing.TB, method gojwt.SigningMethod, key any, claims gojwt.MapClaims) string {
-	t.Helper()
-	s, err := gojwt.NewWithClaims(method, claims).SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// sign makes a JWS compact token (jwttest.Sign).
+var sign = jwttest.Sign
 
 // unsigned makes an "alg": "none" token.
 func unsigned(t testing.TB, claims gojwt.MapClaims) string {
 	t.Helper()
-	s, err := gojwt.NewWithClaims(gojwt.SigningMethodNone, claims).SignedString(gojwt.UnsafeAllowNoneSignatureType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return jwttest.Sign(t, gojwt.SigningMethodNone, gojwt.UnsafeAllowNoneSignatureType, claims)
 }
