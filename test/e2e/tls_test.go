@@ -385,15 +385,7 @@ func TestTLSNoVNCChromium(t *testing.T) {
 		"--token-source", tokenFile(t, console.Addr()))
 	cdpPort, blog := startChromium(t, browserBin, "--ignore-certificate-errors-spki-list="+spkiHash(ts.leaf.Cert))
 	page := fmt.Sprintf("https://%s/vnc_lite.html?path=%s", addr, "websockify%3Ftoken%3D"+canary)
-	out, err := exec.Command(node, "novnc.mjs", "http://127.0.0.1:"+cdpPort, page, "10,10").Output()
-	var res struct {
-		OK     bool   `json:"ok"`
-		Status string `json:"status"`
-		Width  int    `json:"width"`
-	}
-	if jerr := json.Unmarshal(lastLine(out), &res); jerr != nil || err != nil || !res.OK {
-		t.Fatalf("novnc.mjs over wss: %v %q\nchromium: %s", err, out, blog.String())
-	}
+	res := runNoVNC(t, node, cdpPort, blog, page, canary, "10,10")
 	if !strings.HasPrefix(res.Status, "Connected") || res.Width != 320 {
 		t.Fatalf("status %q, canvas width %d", res.Status, res.Width)
 	}
