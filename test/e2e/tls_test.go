@@ -396,30 +396,7 @@ func TestTLSNoVNCChromium(t *testing.T) {
 func tlsConsoleFront(t *testing.T, cert tls.Certificate) string {
 	t.Helper()
 	console := echoConsole(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b, err := net.Dial("tcp", console)
-				if err != nil {
-					return
-				}
-				defer b.Close()
-				go func() { _, _ = io.Copy(b, c); _ = b.(*net.TCPConn).CloseWrite() }()
-				_, _ = io.Copy(c, b)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testutil.TLSFront(t, cert, func() string { return console })
 }
 
 // TestTLSSSLTarget: with --ssl-target and --target-cafile the binary speaks
