@@ -563,18 +563,7 @@ func TestTLSDataBeforeCloseNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	got := make(chan int, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- -1
-			return
-		}
-		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		n, _ := io.Copy(io.Discard, c)
-		got <- int(n)
-	}()
+	got := countingConsole(ln, 0)
 	e := newTLSEnv(t, 0, func(c *Config, _ *testutil.TestCA) { c.Resolver = staticTarget(ln.Addr().String()) })
 	w := e.dialConsole()
 	const size = 50000
