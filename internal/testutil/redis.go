@@ -146,6 +146,28 @@ func (r *Redis) Do(t testing.TB, args ...string) string {
 	return line
 }
 
+// DoAll runs cmds in order over one plain RESP connection, so that AUTH
+// and SELECT hold for the commands after them, independent of any client
+// under test, and returns their replies as Do does; an error reply fails
+// the test.
+func (r *Redis) DoAll(t testing.TB, cmds ...[]string) []string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", r.Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	replies := make([]string, len(cmds))
+	for i, args := range cmds {
+		if replies[i], err = roundTrip(c, br, args); err != nil {
+			t.Fatalf("redis %s: %v", args[0], err)
+		}
+	}
+	return replies
+}
+
 func (r *Redis) try(args ...string) (string, error) {
 	c, err := net.DialTimeout("tcp", r.Addr(), time.Second)
 	if err != nil {
@@ -153,6 +175,13 @@ func (r *Redis) try(args ...string) (string, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	return roundTrip(c, bufio.NewReader(c), args)
+}
+
+// roundTrip writes one command to c and reads its reply from br: a bulk
+// string's content, else the reply's first line; an error reply is an
+// error, except to PING (a server that answers at all is up).
+func roundTrip(c net.Conn, br *bufio.Reader, args []string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
@@ -161,7 +190,6 @@ func (r *Redis) try(args ...string) (string, error) {
 	if _, err := io.WriteString(c, b.String()); err != nil {
 		return "", err
 	}
-	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
 	if err != nil {
 		return "", err
