@@ -84,6 +84,21 @@ func newIssuer(t testing.TB) *issuer {
 	return is
 }
 
+// verifiers makes a Verifier (default Options) for each of the issuer's
+// key files, by file name.
+func (is *issuer) verifiers(t testing.TB) map[string]*Verifier {
+	t.Helper()
+	vs := map[string]*Verifier{}
+	for name, p := range is.files {
+		v, err := New(p, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		vs[name] = v
+	}
+	return vs
+}
+
 // sign makes a JWS compact token (jwttest.Sign).
 var sign = jwttest.Sign
 

@@ -29,13 +29,7 @@ func TestVerifierWebsockify(t *testing.T) {
 		jobs[i] = testutil.WebsockifyJob{Plugin: "JWTTokenApi", Source: is.files[c.keyFile], Tokens: []string{c.token}}
 	}
 	outs := testutil.RunWebsockifyJobs(t, testutil.NewerWebsockify(), jobs)
-	var err error
-	verifiers := map[string]*Verifier{}
-	for name, p := range is.files {
-		if verifiers[name], err = New(p, Options{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	verifiers := is.verifiers(t)
 	for i, c := range cases {
 		if outs[i].InitError != "" || len(outs[i].Results) != 1 {
 			t.Fatalf("%s: websockify: %q", c.name, outs[i].InitError)
