@@ -121,8 +121,7 @@ func openRaw(t *testing.T, addr, path string) *rawSession {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	req := upgradeReq(path, addr)
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}

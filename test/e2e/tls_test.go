@@ -95,8 +95,7 @@ func TestTLSOnlyPlainRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, _ = io.WriteString(c, "GET /websockify?token="+canary+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	_, _ = io.WriteString(c, upgradeReq("/websockify?token="+canary, "x"))
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	out, err := io.ReadAll(c)
 	if err != nil || !bytes.HasPrefix(out, []byte("HTTP/1.1 400 ")) || !bytes.Contains(out, []byte("TLS required")) {
@@ -419,8 +418,7 @@ func TestTLSSSLTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, _ = io.WriteString(c, "GET /websockify?token="+canary+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	_, _ = io.WriteString(c, upgradeReq("/websockify?token="+canary, "x"))
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	head, _ := io.ReadAll(c)
 	if !bytes.HasPrefix(head, []byte("HTTP/1.1 502 ")) || !bytes.Contains(head, []byte("console TLS handshake failed")) {
