@@ -40,20 +40,11 @@ func startRelayAdmin(t *testing.T, args ...string) (relay, admin string) {
 // adminGet fetches an admin URL; the body must not hold the token.
 func adminGet(t *testing.T, u string) string {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
-	}
-	if bytes.Contains(b, []byte(canary)) {
+	b := httpGet(t, u)
+	if strings.Contains(b, canary) {
 		t.Fatalf("GET %s shows the token", u)
 	}
-	return string(b)
+	return b
 }
 
 // metricValue reads one series (name with its labels, as the exposition

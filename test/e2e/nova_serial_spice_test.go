@@ -203,7 +203,8 @@ func (s *rawSession) readUntil(marker string, d time.Duration) (string, bool) {
 	}
 }
 
-// httpGet fetches a page and returns its body.
+// httpGet fetches a page (10 s at most) and returns its body; anything
+// but a whole 200 fails the test.
 func httpGet(t *testing.T, u string) string {
 	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second}
@@ -212,9 +213,9 @@ func httpGet(t *testing.T, u string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 	}
 	return string(b)
 }
