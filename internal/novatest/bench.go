@@ -128,31 +128,7 @@ func (b *Bulk) CreateTokens(specs []TokenSpec) ([]string, error) {
 		if s.InstanceUUID == "" {
 			return nil, fmt.Errorf("token %d: no instance", i)
 		}
-		r := map[string]any{"console_type": s.ConsoleType, "host": s.Host, "port": s.Port,
-			"instance_uuid": s.InstanceUUID, "ttl": s.TTL}
-		if s.ConsoleType == "" {
-			r["console_type"] = "novnc"
-		}
-		if s.Host == "" {
-			r["host"] = "127.0.0.1"
-		}
-		if s.Port == 0 {
-			r["port"] = 5900
-		}
-		if s.TTL == 0 {
-			r["ttl"] = 600
-		}
-		if s.InternalAccessPath != "" {
-			r["internal_access_path"] = s.InternalAccessPath
-		}
-		switch s.AccessURLBase {
-		case "":
-			r["access_url_base"] = "http://127.0.0.1:6080/vnc_auto.html"
-		case "-":
-		default:
-			r["access_url_base"] = s.AccessURLBase
-		}
-		reqs[i] = r
+		reqs[i] = s.request()
 	}
 	var resp struct{ Tokens []string }
 	err := b.call(map[string]any{"op": "create_tokens", "tokens": reqs}, &resp)
