@@ -91,9 +91,7 @@ func openEchoes(t *testing.T, addr string, n int) (in, out int) {
 func TestStatusPageChromium(t *testing.T) {
 	browserBin := need(t, "chromium")
 	node := need(t, "node")
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		t.Fatal("node_modules/playwright-core missing: run `make e2e-deps`")
-	}
+	needPlaywright(t)
 	relay, admin := startRelayAdmin(t, "--token-plugin", "TokenFile", "--token-source", tokenFile(t, echoConsole(t)))
 	const consoles = 4
 	in, out := openEchoes(t, relay, consoles)

@@ -60,12 +60,7 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 	xev := need(t, "xev")
 	browserBin := need(t, "chromium")
 	node := need(t, "node")
-	if _, err := os.Stat("/usr/share/novnc/vnc_lite.html"); err != nil {
-		t.Fatal("Debian's novnc package is missing: run `make e2e-deps`")
-	}
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		t.Fatal("node_modules/playwright-core missing: run `make e2e-deps`")
-	}
+	needNoVNC(t)
 
 	// The VNC server: a 640×400 desktop with a solid #3366cc root window and
 	// an xev window at the top left that reports keys.
@@ -111,6 +106,25 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// needPlaywright fails the test unless node_modules has playwright-core,
+// which the .mjs page drivers use to run Chromium over CDP.
+func needPlaywright(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
+		t.Fatal("node_modules/playwright-core missing: run `make e2e-deps`")
+	}
+}
+
+// needNoVNC fails the test unless Debian's novnc (its vnc_lite.html page)
+// and playwright-core are installed.
+func needNoVNC(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/usr/share/novnc/vnc_lite.html"); err != nil {
+		t.Fatal("Debian's novnc package is missing: run `make e2e-deps`")
+	}
+	needPlaywright(t)
 }
 
 // startChromium starts headless Chromium with a fresh profile (the test owns

@@ -368,12 +368,7 @@ func spkiHash(c *x509.Certificate) string {
 func TestTLSNoVNCChromium(t *testing.T) {
 	browserBin := need(t, "chromium")
 	node := need(t, "node")
-	if _, err := os.Stat("/usr/share/novnc/vnc_lite.html"); err != nil {
-		t.Fatal("Debian's novnc package is missing: run `make e2e-deps`")
-	}
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		t.Fatal("node_modules/playwright-core missing: run `make e2e-deps`")
-	}
+	needNoVNC(t)
 	console := &rfb.Server{Mode: rfb.ModeDraw, Width: 320, Height: 200, Name: "tls-e2e"}
 	if err := console.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
