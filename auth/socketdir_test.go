@@ -144,13 +144,7 @@ func TestSocketDirWebsockify(t *testing.T) {
 				if err == nil {
 					ours = "unix:" + got.Address // String masks the token; compare the real path
 				}
-				theirs := "refused"
-				if !res[i].Refused() {
-					theirs = res[i].Target()
-				}
-				if (ours == theirs) != (c.differs == "") {
-					t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", c.name, ours, theirs, c.differs)
-				}
+				testutil.CompareWebsockify(t, c.name, ours, res[i], c.differs)
 			}
 		})
 	}

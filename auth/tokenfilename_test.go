@@ -114,12 +114,6 @@ func TestTokenFileNameWebsockify(t *testing.T) {
 		if err == nil {
 			ours = got.String()
 		}
-		theirs := "refused"
-		if !res[i].Refused() && len(res[i].Pair) == 2 {
-			theirs = res[i].Target()
-		}
-		if (ours == theirs) != (c.differs == "") {
-			t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", c.name, ours, theirs, c.differs)
-		}
+		testutil.CompareWebsockify(t, c.name, ours, res[i], c.differs)
 	}
 }

@@ -72,17 +72,11 @@ func TestStoreWebsockify(t *testing.T) {
 				if err == nil {
 					ours = got.String()
 				}
-				theirs := "refused"
-				if !res[i].Refused() && len(res[i].Pair) == 2 {
-					theirs = res[i].Target()
-				}
 				differs := c.old
 				if v.name == "newer" {
 					differs = c.newer
 				}
-				if (ours == theirs) != (differs == "") {
-					t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", c.name, ours, theirs, differs)
-				}
+				testutil.CompareWebsockify(t, c.name, ours, res[i], differs)
 			}
 		})
 	}

@@ -90,13 +90,7 @@ func TestAPIWebsockify(t *testing.T) {
 					if err == nil {
 						ours = got.String()
 					}
-					theirs := "refused"
-					if !res[j].Refused() && len(res[j].Pair) == 2 {
-						theirs = res[j].Target()
-					}
-					if (ours == theirs) != (c.differs == "") {
-						t.Errorf("%s: vncrelay %s, websockify %q (documented difference: %q)", c.name, ours, theirs, c.differs)
-					}
+					testutil.CompareWebsockify(t, c.name, ours, res[j], c.differs)
 				}
 			}
 		})

@@ -56,6 +56,28 @@ type WebsockifyAnswer struct {
 	Results   []WebsockifyResult `json:"results"`
 }
 
+// Answer is r as CompareWebsockify compares it: its Target, or "refused"
+// when websockify would open no console (Refused, or not a [host, port]
+// pair).
+func (r WebsockifyResult) Answer() string {
+	if r.Refused() || len(r.Pair) != 2 {
+		return "refused"
+	}
+	return r.Target()
+}
+
+// CompareWebsockify checks one case of a differential test against
+// websockify: ours, vncrelay's answer (a target's String, or "refused"),
+// must equal theirs.Answer() exactly when differs, the documented
+// difference, is "". A mismatch is reported with t.Errorf, naming the
+// case.
+func CompareWebsockify(t testing.TB, name, ours string, theirs WebsockifyResult, differs string) {
+	t.Helper()
+	if (ours == theirs.Answer()) != (differs == "") {
+		t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", name, ours, theirs.Answer(), differs)
+	}
+}
+
 // RunWebsockifyPlugin resolves tokens with one instance of websockify's
 // plugin class made with source (RunWebsockifyJobs with one job).
 func RunWebsockifyPlugin(t testing.TB, module, plugin, source string, tokens []string) (version, initErr string, res []WebsockifyResult) {
