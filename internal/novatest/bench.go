@@ -94,6 +94,10 @@ type Bulk struct{ h *lineHelper }
 // NewBulk starts the bulk helper for n (its files in n.Dir) and waits until
 // Nova's code is loaded. The caller must call Close before n.Close.
 func NewBulk(n *Nova) (*Bulk, error) {
+	// nova_bulk.py imports nova_helper.py's serve().
+	if err := os.WriteFile(filepath.Join(n.Dir, "nova_helper.py"), novaHelperPy, 0o600); err != nil {
+		return nil, err
+	}
 	// 100,000 tokens are 4.5 MB of JSON in one answer.
 	h, err := startLineHelper(n.Dir, "nova_bulk.py", novaBulkPy, BulkCallTimeout, 64<<20, n.ConfigFile)
 	if err != nil {
