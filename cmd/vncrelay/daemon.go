@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vncrelay/vncrelay/engine"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,4 +105,20 @@ func daemonReady() error {
 		return errors.Join(errors.New("--daemon: stderr to /dev/null"), err)
 	}
 	return nil
+}
+
+// startServer starts the relay on cfg, hands it to the admin listener, and,
+// in a daemon's child, tells the parent that it is serving (daemonReady).
+func startServer(cfg engine.Config, adm *admin) (*engine.Server, error) {
+	srv, err := engine.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	adm.start(srv, cfg.Resolver)
+	if isDaemonChild() {
+		if err := daemonReady(); err != nil {
+			return nil, err
+		}
+	}
+	return srv, nil
 }

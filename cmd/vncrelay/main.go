@@ -112,15 +112,9 @@ func run(args []string, stderr io.Writer) error {
 		defer out.Close()
 		withTraffic(&cfg, out)
 	}
-	srv, err := engine.New(cfg)
+	srv, err := startServer(cfg, adm)
 	if err != nil {
 		return err
-	}
-	adm.start(srv, cfg.Resolver)
-	if isDaemonChild() {
-		if err := daemonReady(); err != nil {
-			return err
-		}
 	}
 	var reload func()
 	if o.demo {

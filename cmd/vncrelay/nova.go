@@ -114,15 +114,9 @@ func runNova(p nova.Proxy, args []string, stderr io.Writer) error {
 		}
 		defer stop()
 	}
-	srv, err := engine.New(cfg)
+	srv, err := startServer(cfg, adm)
 	if err != nil {
 		return err
-	}
-	adm.start(srv, cfg.Resolver)
-	if isDaemonChild() {
-		if err := daemonReady(); err != nil {
-			return err
-		}
 	}
 	log.Info("nova console proxy", "proxy", p.Program(), "console_type", string(p.ConsoleType()),
 		"config_files", nc.ConfigFiles)
