@@ -284,7 +284,7 @@ func (s *session) admit(req *wsframe.Request) *wsframe.HTTPError {
 	e, refusal := s.srv.limits.admitClient(s.clientIP, s.loop.now)
 	s.clientSlot = e
 	if refusal != nil {
-		if token, _, err := auth.TokenFrom(req, s.pol.hostToken); err == nil {
+		if token, _, err := auth.TokenFrom(req, s.op.pol.hostToken); err == nil {
 			s.tokenMask = auth.Mask(token)
 		}
 	}
