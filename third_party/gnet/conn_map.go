@@ -18,9 +18,14 @@ package gnet
 
 import (
 	"sync/atomic"
-
-	"github.com/panjf2000/gnet/v2/internal/gfd"
 )
+
+// connGFD is what a conn keeps of its gnet file descriptor: nothing with the
+// map, which looks connections up by fd (vncrelay patch: the 16-byte GFD was
+// written and never read here; conn_matrix.go keeps it).
+type connGFD struct{}
+
+func newConnGFD(int, int) connGFD { return connGFD{} }
 
 type connMatrix struct {
 	connCount int32
@@ -49,8 +54,7 @@ func (cm *connMatrix) loadCount() (n int32) {
 	return atomic.LoadInt32(&cm.connCount)
 }
 
-func (cm *connMatrix) addConn(c *conn, index int) {
-	c.gfd = gfd.NewGFD(c.fd, index, 0, 0)
+func (cm *connMatrix) addConn(c *conn, _ int) {
 	cm.connMap[c.fd] = c
 	cm.incCount(0, 1)
 }
