@@ -143,12 +143,31 @@ func (s *session) refuseTarget(refusal *wsframe.HTTPError, cause error) gnet.Act
 }
 
 // beginConnecting moves the session to stateConnecting under the connect
-// deadline. The browser's reads are paused meanwhile: a client that sends
-// frames before the 101 cannot make the relay buffer them without bound.
+// deadline. The browser stays readable: one that leaves (EOF or reset) ends
+// the attempt at once, counted as gone, rather than at the connect deadline
+// as a 504. Bytes it sends before the 101 pause its reads
+// (pauseEarlyBrowser).
 func (s *session) beginConnecting() {
 	s.state = stateConnecting
 	s.deadline = s.loop.now + int64(s.srv.cfg.ConnectTimeout)
-	_ = s.browser.PauseRead()
+}
+
+// pauseEarlyBrowser pauses the browser's reads while the console is being
+// connected or set up (before the 101) if the browser has sent anything
+// after its request: those bytes wait where they were read (at most one
+// read's worth), the rest in the kernel, until the console is open, so a
+// client that sends frames early cannot make the relay buffer them without
+// bound. A browser that sends nothing keeps its reads, which also spares
+// the epoll_ctl(2) of a pause and a resume per console opened. It reports
+// whether the session is in such a state.
+func (s *session) pauseEarlyBrowser() bool {
+	if s.state != stateConnecting && s.state != stateConsoleSetup {
+		return false
+	}
+	if s.browser.InboundBuffered() > 0 || s.bw.InboundBuffered() > 0 {
+		_ = s.browser.PauseRead()
+	}
+	return true
 }
 
 // dialTarget starts connecting to the console on the loop, in

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,19 +21,7 @@ import (
 // worker (staticTarget): relaying, refused (502) and unanswered (504), with
 // the dial counters and the pending count right after each.
 func TestDialPaths(t *testing.T) {
-	lookups := []struct {
-		name     string
-		resolver func(addr string) auth.Resolver
-	}{
-		{"lookup on the loop", func(addr string) auth.Resolver {
-			tg, err := auth.ParseHostPort(addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return auth.Static{Target: tg}
-		}},
-		{"lookup on a worker", func(addr string) auth.Resolver { return staticTarget(addr) }},
-	}
+	lookups := lookupPaths(t)
 	consoles := []struct {
 		name         string
 		addr         func(t *testing.T, e *env) string
@@ -70,6 +59,28 @@ func TestDialPaths(t *testing.T) {
 				})
 			})
 		}
+	}
+}
+
+// lookupPath is a way the relay resolves a token: a resolver that sends
+// every token to addr.
+type lookupPath struct {
+	name     string
+	resolver func(addr string) auth.Resolver
+}
+
+// lookupPaths are the two paths of a lookup: on the loop (auth.Static
+// answers at once) and on a worker (a resolver without ResolveNow).
+func lookupPaths(t *testing.T) []lookupPath {
+	return []lookupPath{
+		{"lookup on the loop", func(addr string) auth.Resolver {
+			tg, err := auth.ParseHostPort(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return auth.Static{Target: tg}
+		}},
+		{"lookup on a worker", func(addr string) auth.Resolver { return staticTarget(addr) }},
 	}
 }
 
@@ -147,5 +158,58 @@ func TestSockaddrNow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBrowserLeavesWhileConnecting: a browser that closes or resets its
+// socket while the console's connect is still unanswered ends the attempt
+// at once, counted as gone, not refused at the connect deadline (which is
+// far beyond waitFor's). The relay keeps reading the browser during the
+// connect for that, and pauses it only when bytes follow the request
+// (TestFirstFrameWithRequest).
+func TestBrowserLeavesWhileConnecting(t *testing.T) {
+	leaves := []struct {
+		name  string
+		leave func(c *net.TCPConn) error
+	}{
+		{"closes", func(c *net.TCPConn) error { return c.Close() }},
+		{"resets", func(c *net.TCPConn) error {
+			if err := c.SetLinger(0); err != nil {
+				return err
+			}
+			return c.Close()
+		}},
+	}
+	lookups := lookupPaths(t)
+	for _, lk := range lookups {
+		for _, lv := range leaves {
+			t.Run(lk.name+"/"+lv.name, func(t *testing.T) {
+				e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.ConnectTimeout = time.Minute })
+				if err := e.srv.Reload(withResolver(e.srv.Config(), lk.resolver(blackhole(t)))); err != nil {
+					t.Fatal(err)
+				}
+				c, err := net.Dial("tcp", e.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := io.WriteString(c, upgradeRequest("/?token="+canary)); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, "the connect in progress", func() bool { return e.srv.Stats().Dials == 1 })
+				if err := lv.leave(c.(*net.TCPConn)); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, "pending and connections back to 0", func() bool {
+					st := e.srv.Stats()
+					return st.Pending == 0 && st.Connections == 0
+				})
+				st := e.srv.Stats()
+				if st.Closed[ReasonBrowserGone] != 1 || st.Refused != 0 || st.Opened != 0 {
+					t.Fatalf("browser gone %d, refused %d, opened %d; want 1, 0, 0",
+						st.Closed[ReasonBrowserGone], st.Refused, st.Opened)
+				}
+			})
+		}
 	}
 }

@@ -15,6 +15,9 @@ import (
 // may be a PROXY header (clientaddr.go), then, when TLS is configured, a TLS
 // ClientHello or a plain request (firstBytes); both read the raw socket.
 func (s *session) fromBrowser() gnet.Action {
+	if s.pauseEarlyBrowser() {
+		return gnet.None
+	}
 	if s.btls() != nil {
 		return s.fromBrowserTLS()
 	}
@@ -34,13 +37,17 @@ func (s *session) fromBrowser() gnet.Action {
 func (s *session) browserInput() gnet.Action {
 	switch s.state {
 	case stateHandshake:
-		return s.handshake()
+		act := s.handshake()
+		if act == gnet.None {
+			s.pauseEarlyBrowser() // bytes that followed the request
+		}
+		return act
 	case stateRelaying, stateClosing:
 		act := s.frames()
 		s.afterBrowserInput()
 		return act
 	case stateConnecting, stateConsoleSetup:
-		return gnet.None // reads are paused; bytes already read wait in the buffer
+		return gnet.None // reads are paused (pauseEarlyBrowser); bytes already read wait in the buffer
 	}
 	_, _ = s.bw.Discard(-1)
 	return gnet.None
