@@ -32,7 +32,7 @@ func (ps prefixes) contains(a netip.Addr) bool {
 // startClient records whether the client (the socket's peer, set by
 // newSession) must send a PROXY header first. openBrowser calls it.
 func (s *session) startClient() {
-	s.op.awaitProxy = len(s.srv.cfg.ProxyProtocol) > 0 && prefixes(s.srv.cfg.ProxyProtocol).contains(s.clientIP)
+	s.op.awaitProxy = len(s.srv.cfg.ProxyProtocol) > 0 && prefixes(s.srv.cfg.ProxyProtocol).contains(s.clientIP())
 }
 
 // proxyHeader is the first step of the browser's first bytes (fromBrowser
@@ -80,7 +80,8 @@ func (s *session) proxyHeader() (gnet.Action, bool) {
 func (s *session) setClient(a netip.Addr, port uint16, bare bool, how string) {
 	client := clientText{ip: a, port: port, bare: bare}
 	s.srv.log.Debug("client address forwarded", "client", client, "peer", s.logClient(), "by", how)
-	s.clientIP, s.clientPort, s.clientBare, s.forwarded = a.Unmap(), port, bare, true
+	s.setClientIP(a)
+	s.clientPort, s.clientBare, s.forwarded = port, bare, true
 }
 
 // forwardedFor applies a trusted proxy's X-Forwarded-For or Forwarded
@@ -89,10 +90,10 @@ func (s *session) setClient(a netip.Addr, port uint16, bare bool, how string) {
 // from an untrusted peer keeps its peer address, whatever it says.
 func (s *session) forwardedFor(head []byte) {
 	cfg := &s.srv.cfg
-	if len(cfg.TrustedProxies) == 0 || !prefixes(cfg.TrustedProxies).contains(s.clientIP) {
+	if len(cfg.TrustedProxies) == 0 || !prefixes(cfg.TrustedProxies).contains(s.clientIP()) {
 		return
 	}
-	if a, ok := forwardedClient(head, cfg.ForwardedHeader, prefixes(cfg.TrustedProxies)); ok && a != s.clientIP {
+	if a, ok := forwardedClient(head, cfg.ForwardedHeader, prefixes(cfg.TrustedProxies)); ok && a != s.clientIP() {
 		s.setClient(a, 0, true, cfg.ForwardedHeader.String())
 	}
 }

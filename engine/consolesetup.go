@@ -41,7 +41,7 @@ func (s *session) startSetup(c gnet.Conn) gnet.Action {
 	if o.dialed.SecurityProxy != auth.SecurityProxyOff {
 		h, err := newConsoleRFB(o.dialed) // vencrypt.go
 		if err != nil {
-			s.srv.log.Error("console security proxy misconfigured", "target", s.target.String(), "err", err)
+			s.srv.log.Error("console security proxy misconfigured", "target", s.target().String(), "err", err)
 			return s.refuse(errConsoleRFB, ReasonRefused)
 		}
 		o.rfbConsole = h
@@ -77,7 +77,7 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 		end, err := tunnelAnswer(buf)
 		switch {
 		case err != nil:
-			s.srv.log.Warn("console tunnel refused", "client", s.logClient(), "target", s.target.String(),
+			s.srv.log.Warn("console tunnel refused", "client", s.logClient(), "target", s.target().String(),
 				"token_mask", s.tokenMask, "err", err)
 			s.apply(s.refuse(errTunnelRefused, ReasonRefused))
 			return gnet.None

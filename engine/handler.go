@@ -143,7 +143,7 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 			s.vencryptClosed()
 			return
 		}
-		s.srv.log.Warn("console closed during its handshake", "client", s.logClient(), "target", s.target.String(),
+		s.srv.log.Warn("console closed during its handshake", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "err", err)
 		refusal := errConsoleGone
 		if w := s.ctls(); w != nil && !w.tr.onLoop {

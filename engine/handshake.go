@@ -171,7 +171,7 @@ func (s *session) openConsole(c gnet.Conn) gnet.Action {
 	}
 	s.console, s.cw = c, c
 	d := o.dialed
-	s.target = consoleAddr{network: d.Network, address: d.Address, holdsToken: d.AddressHoldsToken}
+	s.targetAddr, s.targetUnix, s.targetHolds = d.Address, d.Network == "unix", d.AddressHoldsToken
 	if s.srv.cfg.TargetTLS != nil {
 		s.startTargetTLS() // tlsclient.go: TLS first, then the setup or the relay
 		return gnet.None
@@ -233,7 +233,7 @@ func (s *session) startRelay() gnet.Action {
 	if s.state == stateClosed {
 		return gnet.None
 	}
-	s.srv.log.Info("console open", "client", s.logClient(), "target", s.target.String(), "token_mask", s.tokenMask)
+	s.srv.log.Info("console open", "client", s.logClient(), "target", s.target().String(), "token_mask", s.tokenMask)
 	_ = s.browser.ResumeRead()
 	if s.console != nil && (s.ctls() != nil || s.cw.InboundBuffered() > 0) && s.rfbBrowser() == nil {
 		s.fromConsole(s.console) // console bytes that followed the tunnel's answer

@@ -320,7 +320,7 @@ func (s *session) logClose() {
 	st.bytesOut.Add(uint64(s.bytesOut))
 	s.loop.closedIn += s.bytesIn
 	s.loop.closedOut += s.bytesOut
-	s.srv.log.Info("console closed", "client", s.logClient(), "target", s.target.String(), "token_mask", s.tokenMask,
+	s.srv.log.Info("console closed", "client", s.logClient(), "target", s.target().String(), "token_mask", s.tokenMask,
 		"bytes_in", s.bytesIn, "bytes_out", s.bytesOut, "duration", time.Duration(time.Now().UnixNano()-s.opened).Round(time.Millisecond),
 		"code", uint16(s.closeCode), "reason", s.reason.String())
 }

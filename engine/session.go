@@ -37,8 +37,11 @@ type session struct {
 	// TLS layers (a *tlsWire: btls, ctls; tlswire.go).
 	bw, cw wire
 
-	tokenMask string      // auth.Mask of the token: the token itself never leaves the worker
-	target    consoleAddr // where the console is, for log lines
+	tokenMask string // auth.Mask of the token: the token itself never leaves the worker
+	// targetAddr is where the console is, for log lines (with targetUnix and
+	// targetHoldsToken: consoleAddr's fields, kept flat to keep the struct
+	// in its size class); "" before the dial.
+	targetAddr string
 
 	// Browser → console frames, parsed in place.
 	stream wsframe.ClientStream
@@ -52,8 +55,10 @@ type session struct {
 	bytesIn    int64
 	bytesOut   int64
 
-	// Client address and limits (clientaddr.go, limits.go).
-	clientIP   netip.Addr  // the client's address: the peer's, or forwarded by a trusted proxy
+	// Client address and limits (clientaddr.go, limits.go). The address
+	// (the peer's, or forwarded by a trusted proxy) is kept as its 16 bytes
+	// and a family, clientIP() its netip.Addr: a netip.Addr is 24 bytes.
+	clientIP16 [16]byte
 	clientSlot *limitEntry // the console slot held for the client's address
 	// tokenSlot is written by the connect worker before it hands the
 	// console's address to the loop; the loop owns it from claimTokenSlot on.
@@ -61,23 +66,27 @@ type session struct {
 
 	idx         int32  // position in loop.sessions; -1 when not listed
 	clientPort  uint16 // the client's port; 0 when a forwarding header gave no port (logClient)
+	clientFam   uint8  // clientIP16 holds: 0 no address (not an IP socket), 4 IPv4 (its last 4 bytes), 6 IPv6
 	closeCode   wsframe.CloseCode
 	state       state
 	reason      Reason
 	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
 	relayed     bool  // reached stateRelaying: counted in Consoles, logged at close
 	spliceNext  bool  // the next console read is predicted large enough to splice
+	targetUnix  bool  // targetAddr is a unix socket path (else host:port over TCP)
+	targetHolds bool  // targetAddr holds the token: masked in log lines
 	closeSent   bool  // our close frame is written
 	peerClosed  bool  // the browser's close frame was received
 	halfClosed  bool  // our write side is shut down, waiting for the browser to close
-	forwarded   bool  // clientIP came from a PROXY header or a trusted proxy's header
+	forwarded   bool  // the client's address came from a PROXY header or a trusted proxy's header
 	clientBare  bool  // the client's address came without a port (X-Forwarded-For, Forwarded): logged bare
 	tokenOwned  bool  // the loop claimed tokenSlot: released when the session ends
 }
 
-// consoleAddr is what a session keeps of its auth.Target once the console
-// is dialed: the address for log lines (auth.Target holds more, which only
-// the console setup needs).
+// consoleAddr is where a session's console is, for log lines and the status
+// page (session.target): what the session keeps of its auth.Target once the
+// console is dialed (auth.Target holds more, which only the console setup
+// needs).
 type consoleAddr struct {
 	network, address string
 	holdsToken       bool // the address holds the token: masked in String
@@ -97,9 +106,47 @@ const (
 // newSession starts a session for a browser connection from peer (the
 // address accept(2) gave).
 func newSession(srv *Server, peer netip.AddrPort) *session {
-	ip := peer.Addr().Unmap() // a dual-stack listener's IPv4 clients are logged as IPv4
-	return &session{srv: srv, clientIP: ip, clientPort: peer.Port(), opened: time.Now().UnixNano(), idx: -1,
+	s := &session{srv: srv, clientPort: peer.Port(), opened: time.Now().UnixNano(), idx: -1,
 		stream: wsframe.ClientStream{MaxMessage: srv.cfg.MaxMessageSize, MaxFragments: srv.cfg.MaxFragments}}
+	s.setClientIP(peer.Addr())
+	return s
+}
+
+// clientIP returns the client's address: the peer's, or forwarded by a
+// trusted proxy; IPv4 as IPv4 (a dual-stack listener's IPv4 clients are
+// logged as such); the zero Addr for a peer that is not an IP socket.
+func (s *session) clientIP() netip.Addr {
+	switch s.clientFam {
+	case 4:
+		return netip.AddrFrom4([4]byte(s.clientIP16[12:]))
+	case 6:
+		return netip.AddrFrom16(s.clientIP16)
+	}
+	return netip.Addr{}
+}
+
+// setClientIP records the client's address, unmapped; a zone is dropped
+// (a client's address has none: accept(2)'s sockaddr, a PROXY header and
+// a forwarding header carry none).
+func (s *session) setClientIP(a netip.Addr) {
+	a = a.Unmap()
+	switch {
+	case a.Is4():
+		s.clientIP16, s.clientFam = a.As16(), 4
+	case a.Is6():
+		s.clientIP16, s.clientFam = a.As16(), 6
+	default:
+		s.clientIP16, s.clientFam = [16]byte{}, 0
+	}
+}
+
+// target is where the console is, for log lines and the status page.
+func (s *session) target() consoleAddr {
+	network := "tcp"
+	if s.targetUnix {
+		network = "unix"
+	}
+	return consoleAddr{network: network, address: s.targetAddr, holdsToken: s.targetHolds}
 }
 
 // tick enforces the session's deadlines; the loop's sweep calls it.
@@ -126,7 +173,7 @@ func (s *session) tick(now int64) {
 		}
 	case stateConsoleSetup:
 		if now > s.deadline {
-			s.srv.log.Warn("console handshake timed out", "client", s.logClient(), "target", s.target.String(),
+			s.srv.log.Warn("console handshake timed out", "client", s.logClient(), "target", s.target().String(),
 				"token_mask", s.tokenMask)
 			s.apply(s.refuse(errSetupTimeout, ReasonRefused))
 		}

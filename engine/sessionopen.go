@@ -139,7 +139,7 @@ func (s *session) ctls() *tlsWire {
 // logClient is the client's address for a log line, formatted only if the
 // line is written.
 func (s *session) logClient() clientText {
-	return clientText{ip: s.clientIP, port: s.clientPort, bare: s.clientBare}
+	return clientText{ip: s.clientIP(), port: s.clientPort, bare: s.clientBare}
 }
 
 // clientText is a client's address as log lines and the status page show

@@ -105,8 +105,8 @@ func (s *session) info() ConsoleInfo {
 	ci := ConsoleInfo{Loop: s.loop.index, Client: s.logClient().String(), Forwarded: s.forwarded, TokenMask: s.tokenMask, Opened: time.Unix(0, s.opened),
 		State: s.state.String(), BytesIn: s.bytesIn, BytesOut: s.bytesOut,
 		PausedConsole: s.pausedByWho&pauseConsole != 0, PausedBrowser: s.pausedByWho&pauseBrowser != 0}
-	if s.target.address != "" {
-		ci.Target = s.target.String()
+	if s.targetAddr != "" {
+		ci.Target = s.target().String()
 	}
 	return ci
 }

@@ -86,7 +86,7 @@ func (s *session) targetTLSDone(err error) {
 		return
 	}
 	if err != nil {
-		s.srv.log.Warn("console TLS handshake failed", "client", s.logClient(), "target", s.target.String(),
+		s.srv.log.Warn("console TLS handshake failed", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "err", err)
 		s.apply(s.refuse(errConsoleTLS, ReasonRefused))
 		return
@@ -140,7 +140,7 @@ func (s *session) consoleTLSFailed(err error) {
 			s.vencryptStreamEnded(err)
 			return
 		}
-		s.srv.log.Warn("console TLS stream failed", "client", s.logClient(), "target", s.target.String(),
+		s.srv.log.Warn("console TLS stream failed", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "err", err)
 		s.apply(s.refuse(errConsoleGone, ReasonRefused))
 	case stateRelaying:
@@ -148,7 +148,7 @@ func (s *session) consoleTLSFailed(err error) {
 			s.closeWith(wsframe.CloseNormal, "console closed", ReasonConsoleClosed)
 			return
 		}
-		s.srv.log.Info("console TLS stream failed", "client", s.logClient(), "target", s.target.String(),
+		s.srv.log.Info("console TLS stream failed", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "err", err)
 		s.closeWith(wsframe.CloseInternalError, "console connection failed", ReasonConsoleError)
 	}

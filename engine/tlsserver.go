@@ -63,8 +63,8 @@ func (s *session) firstBytes() gnet.Action {
 // the browser's bytes until it is done (browserTLSDone).
 func (s *session) startBrowserTLS() gnet.Action {
 	var place *limitEntry
-	if most := s.srv.cfg.MaxTLSHandshakesPerClient; most > 0 && (s.forwarded || !s.clientIP.IsLoopback()) {
-		if place = s.srv.limits.admitTLS(s.clientIP, s.loop.now, int32(most)); place == nil {
+	if most := s.srv.cfg.MaxTLSHandshakesPerClient; most > 0 && (s.forwarded || !s.clientIP().IsLoopback()) {
+		if place = s.srv.limits.admitTLS(s.clientIP(), s.loop.now, int32(most)); place == nil {
 			s.srv.stats.tlsFailures.Add(1)
 			s.srv.log.Warn("TLS handshake refused: too many from this client", "client", s.logClient(), "max", most)
 			s.setReason(ReasonTLS)
@@ -123,7 +123,7 @@ func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(e
 				// The socket closed meanwhile. A console may close on the
 				// relay's own alert (a certificate it does not trust): say why.
 				if err != nil && w == s.ctls() && !errors.Is(err, net.ErrClosed) {
-					s.srv.log.Warn("console TLS handshake failed", "client", s.logClient(), "target", s.target.String(),
+					s.srv.log.Warn("console TLS handshake failed", "client", s.logClient(), "target", s.target().String(),
 						"token_mask", s.tokenMask, "err", err)
 				}
 				return nil

@@ -136,7 +136,7 @@ func (s *session) consoleRFBFailed(err error) {
 			he = errConsoleGone
 		}
 	}
-	s.srv.log.Warn("console RFB handshake failed", "client", s.logClient(), "target", s.target.String(),
+	s.srv.log.Warn("console RFB handshake failed", "client", s.logClient(), "target", s.target().String(),
 		"token_mask", s.tokenMask, "code", code, "err", err)
 	s.apply(s.refuse(he, ReasonRefused))
 }
