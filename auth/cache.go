@@ -86,16 +86,7 @@ func (c *Cache) Resolve(ctx context.Context, token string) (Target, error) {
 		}
 		return e.target, nil
 	}
-	ch := c.sf.DoChan(token, func() (any, error) { return c.lookup(ctx, token) })
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return Target{}, r.Err
-		}
-		return r.Val.(Target), nil
-	case <-ctx.Done():
-		return Target{}, fmt.Errorf("token lookup: %w", ctx.Err())
-	}
+	return c.flight(ctx, &c.sf, token, "token lookup")
 }
 
 // ResolveNow implements ImmediateResolver: a kept answer while it is
@@ -150,7 +141,14 @@ func (c *Cache) lookup(ctx context.Context, token string) (Target, error) {
 // query; a recheck never joins a lookup Resolve started earlier, which may
 // have begun before a revocation.
 func (c *Cache) Recheck(ctx context.Context, token string) (Target, error) {
-	ch := c.sfCheck.DoChan(token, func() (any, error) { return c.lookup(ctx, token) })
+	return c.flight(ctx, &c.sfCheck, token, "token recheck")
+}
+
+// flight runs c.lookup for token in g, joining a lookup of token already
+// under way there, and waits for its answer or for ctx to end (then an
+// error that names op and wraps ctx's).
+func (c *Cache) flight(ctx context.Context, g *singleflight.Group, token, op string) (Target, error) {
+	ch := g.DoChan(token, func() (any, error) { return c.lookup(ctx, token) })
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -158,7 +156,7 @@ func (c *Cache) Recheck(ctx context.Context, token string) (Target, error) {
 		}
 		return r.Val.(Target), nil
 	case <-ctx.Done():
-		return Target{}, fmt.Errorf("token recheck: %w", ctx.Err())
+		return Target{}, fmt.Errorf("%s: %w", op, ctx.Err())
 	}
 }
 

@@ -69,6 +69,28 @@ func newTestCache(store *countingStore) (*Cache, *fakeClock) {
 	return &Cache{Store: store, now: clk.now}, clk
 }
 
+// wantStep checks one step of a cache table: got and err against want (a
+// zero want and nil wantErr: a store error, never ErrUnknownToken) or
+// wantErr, and that store has been asked calls times in all.
+func wantStep(t *testing.T, name string, store *countingStore, got Target, err error, want Target, wantErr error, calls int64) {
+	t.Helper()
+	switch {
+	case wantErr == nil && want == (Target{}):
+		if err == nil || errors.Is(err, ErrUnknownToken) {
+			t.Fatalf("%s: err %v, want a store error", name, err)
+		}
+	case wantErr != nil:
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("%s: err %v, want %v", name, err, wantErr)
+		}
+	case err != nil || got != want:
+		t.Fatalf("%s: got %v, %v; want %v", name, got, err, want)
+	}
+	if n := store.calls.Load(); n != calls {
+		t.Fatalf("%s: %d store lookups, want %d", name, n, calls)
+	}
+}
+
 func TestCacheTTLs(t *testing.T) {
 	vm1 := Target{Network: "tcp", Address: "10.0.0.1:5900"}
 	ctx := context.Background()
@@ -101,21 +123,7 @@ func TestCacheTTLs(t *testing.T) {
 			st.change(store)
 		}
 		got, err := c.Resolve(ctx, st.token)
-		switch {
-		case st.wantErr == nil && st.want == (Target{}):
-			if err == nil || errors.Is(err, ErrUnknownToken) {
-				t.Fatalf("%s: err %v, want a store error", st.name, err)
-			}
-		case st.wantErr != nil:
-			if !errors.Is(err, st.wantErr) {
-				t.Fatalf("%s: err %v, want %v", st.name, err, st.wantErr)
-			}
-		case err != nil || got != st.want:
-			t.Fatalf("%s: got %v, %v; want %v", st.name, got, err, st.want)
-		}
-		if n := store.calls.Load(); n != st.wantCalls {
-			t.Fatalf("%s: %d store lookups, want %d", st.name, n, st.wantCalls)
-		}
+		wantStep(t, st.name, store, got, err, st.want, st.wantErr, st.wantCalls)
 	}
 }
 

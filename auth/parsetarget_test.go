@@ -1,6 +1,10 @@
 package auth
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
+)
 
 func TestParseHostAndPort(t *testing.T) {
 	tests := []struct{ name, host, port, want string }{
@@ -17,15 +21,7 @@ func TestParseHostAndPort(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseHostAndPort(tt.host, tt.port)
-			if tt.want == "" {
-				if err == nil {
-					t.Fatalf("accepted as %v", got)
-				}
-				return
-			}
-			if err != nil || got.String() != tt.want {
-				t.Fatalf("got %v, %v; want %s", got, err, tt.want)
-			}
+			testutil.WantTarget(t, got, err, tt.want)
 		})
 	}
 }

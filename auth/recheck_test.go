@@ -41,21 +41,7 @@ func TestCacheRecheck(t *testing.T) {
 			resolve = c.Recheck
 		}
 		got, err := resolve(ctx, "a")
-		switch {
-		case st.wantErr == nil && st.want == (Target{}):
-			if err == nil || errors.Is(err, ErrUnknownToken) {
-				t.Fatalf("%s: err %v, want a store error", st.name, err)
-			}
-		case st.wantErr != nil:
-			if !errors.Is(err, st.wantErr) {
-				t.Fatalf("%s: err %v, want %v", st.name, err, st.wantErr)
-			}
-		case err != nil || got != st.want:
-			t.Fatalf("%s: got %v, %v; want %v", st.name, got, err, st.want)
-		}
-		if n := store.calls.Load(); n != st.calls {
-			t.Fatalf("%s: %d store lookups, want %d", st.name, n, st.calls)
-		}
+		wantStep(t, st.name, store, got, err, st.want, st.wantErr, st.calls)
 	}
 }
 

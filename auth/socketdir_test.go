@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // socketTree builds base/socks (the directory looked in) with sockets and
@@ -117,7 +119,7 @@ func TestSocketDirFailures(t *testing.T) {
 // TestSocketDirWebsockify resolves the same tokens with websockify's
 // UnixDomainSocketDirectory and holds every difference to the cases' list.
 func TestSocketDirWebsockify(t *testing.T) {
-	for _, v := range []struct{ name, module string }{{"debian", ""}, {"newer", newerWebsockify()}} {
+	for _, v := range []struct{ name, module string }{{"debian", ""}, {"newer", testutil.NewerWebsockify()}} {
 		name, module := v.name, v.module
 		t.Run(name, func(t *testing.T) {
 			if name == "newer" && module == "" {
@@ -130,7 +132,7 @@ func TestSocketDirWebsockify(t *testing.T) {
 				tokens[i] = c.token
 			}
 			dir := filepath.Join(base, "socks")
-			_, initErr, res := runWebsockifyPlugin(t, module, "UnixDomainSocketDirectory", dir, tokens)
+			_, initErr, res := testutil.RunWebsockifyPlugin(t, module, "UnixDomainSocketDirectory", dir, tokens)
 			if initErr != "" {
 				t.Fatalf("websockify: %s", initErr)
 			}
@@ -142,13 +144,7 @@ func TestSocketDirWebsockify(t *testing.T) {
 				if err == nil {
 					ours = "unix:" + got.Address // String masks the token; compare the real path
 				}
-				theirs := "refused"
-				if !res[i].Refused() {
-					theirs = res[i].Target()
-				}
-				if (ours == theirs) != (c.differs == "") {
-					t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", c.name, ours, theirs, c.differs)
-				}
+				testutil.CompareWebsockify(t, c.name, ours, res[i], c.differs)
 			}
 		})
 	}

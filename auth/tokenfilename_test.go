@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // tokenNameTree builds base/tokens (the directory looked in) and returns
@@ -90,7 +92,7 @@ func TestTokenFileName(t *testing.T) {
 // (0.12 and later; Debian's 0.10 has none, so it needs
 // VNCRELAY_WEBSOCKIFY_PLUGINS).
 func TestTokenFileNameWebsockify(t *testing.T) {
-	module := newerWebsockify()
+	module := testutil.NewerWebsockify()
 	if module == "" {
 		t.Skip("VNCRELAY_WEBSOCKIFY_PLUGINS not set (Debian's websockify 0.10 has no TokenFileName)")
 	}
@@ -100,7 +102,7 @@ func TestTokenFileNameWebsockify(t *testing.T) {
 	for i, c := range tokenNameCases {
 		tokens[i] = c.token
 	}
-	_, initErr, res := runWebsockifyPlugin(t, module, "TokenFileName", dir, tokens)
+	_, initErr, res := testutil.RunWebsockifyPlugin(t, module, "TokenFileName", dir, tokens)
 	if initErr != "" {
 		t.Fatalf("websockify: %s", initErr)
 	}
@@ -112,12 +114,6 @@ func TestTokenFileNameWebsockify(t *testing.T) {
 		if err == nil {
 			ours = got.String()
 		}
-		theirs := "refused"
-		if !res[i].Refused() && len(res[i].Pair) == 2 {
-			theirs = res[i].Target()
-		}
-		if (ours == theirs) != (c.differs == "") {
-			t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", c.name, ours, theirs, c.differs)
-		}
+		testutil.CompareWebsockify(t, c.name, ours, res[i], c.differs)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vncrelay/vncrelay/internal/testutil"
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
@@ -47,31 +48,17 @@ var sendsAfterClose = map[string]bool{"7.1.2": true, "7.1.5": true}
 
 // sinkConsole records everything a console receives, per connection.
 type sinkConsole struct {
-	ln  net.Listener
-	got chan []byte
+	addr string
+	got  chan []byte
 }
 
 func newSinkConsole(t testing.TB) *sinkConsole {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sinkConsole{ln: ln, got: make(chan []byte, 16)}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b, _ := io.ReadAll(c)
-				s.got <- b
-			}()
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close() })
+	s := &sinkConsole{got: make(chan []byte, 16)}
+	s.addr = testutil.ServeLoopback(t, func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		s.got <- b
+	})
 	return s
 }
 
@@ -249,7 +236,7 @@ func confCases() []confCase {
 func TestConformance(t *testing.T) {
 	sink := newSinkConsole(t)
 	e := newEnv(t, 0, func(c *Config) {
-		c.Resolver = staticTarget(sink.ln.Addr().String())
+		c.Resolver = staticTarget(sink.addr)
 		c.MaxMessageSize = confMaxMessage
 		c.Logger = discardLogger()
 	})

@@ -19,26 +19,9 @@ import (
 func TestBrowserCloseFlushesConsole(t *testing.T) {
 	// A small receive buffer keeps the kernel from taking the bytes off the
 	// relay's hands: they wait in the relay's own buffer for the console.
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := smallBufferListener(t)
 	defer ln.Close()
-	got := make(chan int, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- -1
-			return
-		}
-		defer c.Close()
-		time.Sleep(300 * time.Millisecond) // the browser's close arrives while its data waits
-		n, _ := io.Copy(io.Discard, c)
-		got <- int(n)
-	}()
+	got := countingConsole(ln, 300*time.Millisecond) // the browser's close arrives while its data waits
 	const total = 12 << 20
 	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
 		c.Resolver = staticResolver(t, ln.Addr().String())
@@ -68,13 +51,7 @@ func TestBrowserCloseFlushesConsole(t *testing.T) {
 // browser sent before closing holds its socket for CloseTimeout at most;
 // then the socket is closed (the env's descriptor check sees none left).
 func TestBrowserCloseLingerBounded(t *testing.T) {
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := smallBufferListener(t)
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
 	go func() {
@@ -117,4 +94,40 @@ func TestBrowserCloseLingerBounded(t *testing.T) {
 	if n >= 8<<20 {
 		t.Fatalf("all %d bytes delivered: the console was not left behind", n)
 	}
+}
+
+// smallBufferListener listens on 127.0.0.1:0 with a 4 KiB receive buffer
+// (inherited by the connections it accepts), so that the kernel does not
+// take a relay's bytes off its hands while the console does not read.
+func smallBufferListener(t *testing.T) net.Listener {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// countingConsole accepts one connection on ln, waits wait before reading
+// (a console slow to read), then reads until the stream ends or for 10 s
+// at most, and sends on the channel how many bytes it read (-1 when the
+// accept failed).
+func countingConsole(ln net.Listener, wait time.Duration) <-chan int {
+	got := make(chan int, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer c.Close()
+		time.Sleep(wait)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _ := io.Copy(io.Discard, c)
+		got <- int(n)
+	}()
+	return got
 }

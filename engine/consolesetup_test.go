@@ -17,33 +17,18 @@ import (
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
-// scriptedConsole accepts one connection at a time, writes say, and keeps
-// the connection open until the peer closes it (or closes at once, with
+// scriptedConsole writes say on each connection it accepts and keeps the
+// connection open until the peer closes it (or closes at once, with
 // closeAfter).
 func scriptedConsole(t *testing.T, say string, closeAfter bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.WriteString(c, say)
-				if !closeAfter {
-					_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-					_, _ = io.Copy(io.Discard, c)
-				}
-			}()
+	return testutil.ServeLoopback(t, func(c net.Conn) {
+		_, _ = io.WriteString(c, say)
+		if !closeAfter {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, _ = io.Copy(io.Discard, c)
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // TestConsoleSetup: the work with the console before the 101 (Nova's

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vncrelay/vncrelay/auth/jwt"
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/internal/testutil/jwttest"
 )
 
 // TestTokenRefusalReason: a JWT refused for any reason gets the same 403,
@@ -42,27 +43,9 @@ func TestTokenRefusalReason(t *testing.T) {
 		}
 		return c
 	}
-	sign := func(m gojwt.SigningMethod, k any, c gojwt.MapClaims) string {
-		s, err := gojwt.NewWithClaims(m, c).SignedString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	sign := func(m gojwt.SigningMethod, k any, c gojwt.MapClaims) string { return jwttest.Sign(t, m, k, c) }
 	encrypt := func(alg jose.KeyAlgorithm, k any, plain string) string {
-		enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: alg, Key: k}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj, err := enc.Encrypt([]byte(plain))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := obj.CompactSerialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return jwttest.Encrypt(t, alg, jose.A256GCM, k, plain)
 	}
 	good := sign(gojwt.SigningMethodHS256, key, claims(nil))
 	for _, tc := range []struct{ name, token, reason string }{

@@ -447,37 +447,6 @@ func (c *nonBlockConn) Read(p []byte) (int, error) {
 	return c.in.Read(p)
 }
 
-// tlsFront terminates TLS with cert and forwards each connection to addr:
-// a console that speaks TLS (websockify's --ssl-target). It returns its
-// address.
-func tlsFront(t *testing.T, cert tls.Certificate, addr func() string) string {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b, err := net.Dial("tcp", addr())
-				if err != nil {
-					return
-				}
-				defer b.Close()
-				go func() { _, _ = io.Copy(b, c); _ = b.(*net.TCPConn).CloseWrite() }()
-				_, _ = io.Copy(c, b)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // TestTargetTLS: with TargetTLS the relay speaks TLS to the console,
 // checking its certificate against the configured CA and the console's
 // address; megabytes go through both ways; a console whose certificate the
@@ -495,7 +464,7 @@ func TestTargetTLS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var console atomic.Value
-			front := tlsFront(t, tc.issuer.Server(t, "127.0.0.1").TLS, func() string { return console.Load().(string) })
+			front := testutil.TLSFront(t, tc.issuer.Server(t, "127.0.0.1").TLS, func() string { return console.Load().(string) })
 			e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
 				c.TargetTLS = &tls.Config{RootCAs: ca.Pool}
 				c.Resolver = auth.Static{Target: auth.Target{Network: "tcp", Address: front}}
@@ -594,18 +563,7 @@ func TestTLSDataBeforeCloseNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	got := make(chan int, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- -1
-			return
-		}
-		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		n, _ := io.Copy(io.Discard, c)
-		got <- int(n)
-	}()
+	got := countingConsole(ln, 0)
 	e := newTLSEnv(t, 0, func(c *Config, _ *testutil.TestCA) { c.Resolver = staticTarget(ln.Addr().String()) })
 	w := e.dialConsole()
 	const size = 50000

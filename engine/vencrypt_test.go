@@ -201,53 +201,38 @@ func BenchmarkVeNCryptOpen(b *testing.B) {
 // certificate from ca when requireClient, then after runs inside TLS.
 func goVeNCryptConsole(t *testing.T, cert tls.Certificate, ca *testutil.TestCA, requireClient bool, after func(*tls.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	return testutil.ServeLoopback(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		// Each of the console's messages, then the relay's answer's length.
+		steps := []struct {
+			say  string
+			read int
+		}{
+			{"RFB 003.008\n", 12},           // ProtocolVersion
+			{"\x01\x13", 1},                 // one type: VeNCrypt; the choice
+			{"\x00\x02", 2},                 // version 0.2; the relay's 0.2
+			{"\x00\x01\x00\x00\x01\x04", 4}, // accepted, one sub-type X509None; the choice
+			{"\x01", 0},                     // X509None accepted
+		}
+		buf := make([]byte, 16)
+		for _, st := range steps {
+			if _, err := io.WriteString(c, st.say); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				// Each of the console's messages, then the relay's answer's length.
-				steps := []struct {
-					say  string
-					read int
-				}{
-					{"RFB 003.008\n", 12},           // ProtocolVersion
-					{"\x01\x13", 1},                 // one type: VeNCrypt; the choice
-					{"\x00\x02", 2},                 // version 0.2; the relay's 0.2
-					{"\x00\x01\x00\x00\x01\x04", 4}, // accepted, one sub-type X509None; the choice
-					{"\x01", 0},                     // X509None accepted
-				}
-				buf := make([]byte, 16)
-				for _, st := range steps {
-					if _, err := io.WriteString(c, st.say); err != nil {
-						return
-					}
-					if _, err := io.ReadFull(c, buf[:st.read]); err != nil {
-						return
-					}
-				}
-				cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: ca.Pool, ClientAuth: tls.RequestClientCert}
-				if requireClient {
-					cfg.ClientAuth = tls.RequireAndVerifyClientCert
-				}
-				tc := tls.Server(c, cfg)
-				if tc.Handshake() != nil {
-					return
-				}
-				after(tc)
-			}()
+			if _, err := io.ReadFull(c, buf[:st.read]); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: ca.Pool, ClientAuth: tls.RequestClientCert}
+		if requireClient {
+			cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		tc := tls.Server(c, cfg)
+		if tc.Handshake() != nil {
+			return
+		}
+		after(tc)
+	})
 }
 
 // TestVeNCryptConsoleEnds: the ways a VeNCrypt console can end the setup

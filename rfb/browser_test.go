@@ -138,16 +138,7 @@ func TestBrowserHandshake(t *testing.T) {
 			}
 			n, err := h.Feed(tt.in)
 			out = h.AppendOutput(out)
-			want := tt.consumed
-			if want < 0 {
-				want = len(tt.in)
-			}
-			if n != want {
-				t.Errorf("consumed %d of %d, want %d", n, len(tt.in), want)
-			}
-			if !bytes.Equal(out, tt.out) {
-				t.Errorf("output %q, want %q", out, tt.out)
-			}
+			wantFed(t, tt.in, n, out, tt.consumed, tt.out)
 			if h.State() != tt.state || h.Done() != (tt.state == BrowserDone) {
 				t.Errorf("state %s, want %s", h.State(), tt.state)
 			}
@@ -176,17 +167,7 @@ func TestBrowserFeedFirst(t *testing.T) {
 func TestBrowserHandshakeSplits(t *testing.T) {
 	for _, tt := range browserTests {
 		t.Run(tt.name, func(t *testing.T) {
-			var whole BrowserHandshake
-			wn, werr := whole.Feed(tt.in)
-			wout := whole.AppendOutput(nil)
-			for _, cuts := range splits(len(tt.in)) {
-				var h BrowserHandshake
-				n, out, err := feedPieces(tt.in, cuts, h.Feed, h.AppendOutput)
-				if n != wn || !bytes.Equal(out, wout) || h.State() != whole.State() || !sameError(err, werr) {
-					t.Fatalf("cuts %v: consumed %d out %q state %s err %v; whole: %d %q %s %v",
-						cuts, n, out, h.State(), err, wn, wout, whole.State(), werr)
-				}
-			}
+			wantSplitsLikeWhole[BrowserState](t, tt.in, func() *BrowserHandshake { return new(BrowserHandshake) })
 		})
 	}
 }

@@ -55,25 +55,11 @@ func FuzzConsoleHandshake(f *testing.F) {
 		n, err := h.Feed(in)
 		out := h.AppendOutput(nil)
 		checkFed(t, SideConsole, in, n, err, h.Done(), out, VersionLen+1)
-		if h.State() > ConsoleFailed || (err != nil) != (h.State() == ConsoleFailed) {
-			t.Fatalf("state %s with error %v", h.State(), err)
-		}
-		if n < len(in) && err == nil && !h.Done() {
-			t.Fatalf("stopped at %d of %d in state %s", n, len(in), h.State())
-		}
+		checkFuzzedState(t, &h, ConsoleFailed, len(in), n, err)
 		// Fed in pieces of step bytes, the machine ends the same.
 		var p ConsoleHandshake
-		var cuts []int
-		for i := int(step%16) + 1; i < len(in); i += int(step%16) + 1 {
-			cuts = append(cuts, i)
-		}
-		pn, pout, perr := feedPieces(in, cuts, p.Feed, p.AppendOutput)
-		if pn != n || !bytes.Equal(pout, out) || p.State() != h.State() || !sameError(perr, err) {
-			t.Fatalf("in pieces: %d %q %s %v; whole: %d %q %s %v", pn, pout, p.State(), perr, n, out, h.State(), err)
-		}
-		if cerr := h.PeerClosed(); (cerr == nil) != h.Done() {
-			t.Fatalf("PeerClosed %v in state %s", cerr, h.State())
-		}
+		pn, pout, perr := feedPieces(in, stepCuts(len(in), step), p.Feed, p.AppendOutput)
+		checkFuzzedEnd(t, &h, &p, fed{n, out, err}, fed{pn, pout, perr})
 	})
 }
 
@@ -86,27 +72,13 @@ func FuzzBrowserHandshake(f *testing.F) {
 		n, err := h.Feed(in)
 		out := h.AppendOutput(nil)
 		checkFed(t, SideBrowser, in, n, err, h.Done(), out, outCap)
-		if h.State() > BrowserFailed || (err != nil) != (h.State() == BrowserFailed) {
-			t.Fatalf("state %s with error %v", h.State(), err)
-		}
-		if n < len(in) && err == nil && !h.Done() {
-			t.Fatalf("stopped at %d of %d in state %s", n, len(in), h.State())
-		}
+		checkFuzzedState(t, &h, BrowserFailed, len(in), n, err)
 		if !bytes.HasPrefix(out, []byte(ProtocolVersion38)) {
 			t.Fatalf("output %q does not start with the version", out)
 		}
 		var p BrowserHandshake
-		var cuts []int
-		for i := int(step%16) + 1; i < len(in); i += int(step%16) + 1 {
-			cuts = append(cuts, i)
-		}
-		pn, pout, perr := feedPieces(in, cuts, p.Feed, p.AppendOutput)
-		if pn != n || !bytes.Equal(pout, out) || p.State() != h.State() || !sameError(perr, err) {
-			t.Fatalf("in pieces: %d %q %s %v; whole: %d %q %s %v", pn, pout, p.State(), perr, n, out, h.State(), err)
-		}
-		if cerr := h.PeerClosed(); (cerr == nil) != h.Done() {
-			t.Fatalf("PeerClosed %v in state %s", cerr, h.State())
-		}
+		pn, pout, perr := feedPieces(in, stepCuts(len(in), step), p.Feed, p.AppendOutput)
+		checkFuzzedEnd(t, &h, &p, fed{n, out, err}, fed{pn, pout, perr})
 	})
 }
 
@@ -125,28 +97,71 @@ func FuzzConsoleVeNCrypt(f *testing.F) {
 		h := newVeNCrypt(t, accept)
 		n, out, err := feedVeNCrypt(h, in, nil)
 		checkFed(t, SideConsole, in, n, err, h.Done(), out, VersionLen+1+2+4)
-		if h.State() > ConsoleFailed || (err != nil) != (h.State() == ConsoleFailed) {
-			t.Fatalf("state %s with error %v", h.State(), err)
-		}
-		if n < len(in) && err == nil && !h.Done() {
-			t.Fatalf("stopped at %d of %d in state %s", n, len(in), h.State())
-		}
+		checkFuzzedState(t, h, ConsoleFailed, len(in), n, err)
 		if h.Chosen() == SecurityVeNCrypt && h.Done() && !bytes.Contains(out, wire(u32be(260))) {
 			t.Fatalf("done with VeNCrypt without choosing X509None: %q", out)
 		}
-		var cuts []int
-		for i := int(step%16) + 1; i < len(in); i += int(step%16) + 1 {
-			cuts = append(cuts, i)
-		}
 		p := newVeNCrypt(t, accept)
-		pn, pout, perr := feedVeNCrypt(p, in, cuts)
-		if pn != n || !bytes.Equal(pout, out) || p.State() != h.State() || !sameError(perr, err) {
-			t.Fatalf("in pieces: %d %q %s %v; whole: %d %q %s %v", pn, pout, p.State(), perr, n, out, h.State(), err)
-		}
-		if cerr := h.PeerClosed(); (cerr == nil) != h.Done() {
-			t.Fatalf("PeerClosed %v in state %s", cerr, h.State())
-		}
+		pn, pout, perr := feedVeNCrypt(p, in, stepCuts(len(in), step))
+		checkFuzzedEnd(t, h, p, fed{n, out, err}, fed{pn, pout, perr})
 	})
+}
+
+// orderedState is a handshake state type whose failed state is its last.
+type orderedState interface {
+	handshakeState
+	~uint8
+}
+
+// fuzzedHandshake is what the fuzz targets' checks need of
+// BrowserHandshake and ConsoleHandshake.
+type fuzzedHandshake[S orderedState] interface {
+	handshake[S]
+	Done() bool
+	PeerClosed() error
+}
+
+// fed is what feeding an input did: bytes consumed, output, error.
+type fed struct {
+	n   int
+	out []byte
+	err error
+}
+
+// stepCuts cuts an n-byte input into pieces of step%16+1 bytes.
+func stepCuts(n int, step uint8) []int {
+	var cuts []int
+	for i := int(step%16) + 1; i < n; i += int(step%16) + 1 {
+		cuts = append(cuts, i)
+	}
+	return cuts
+}
+
+// checkFuzzedState checks h after one Feed of an inLen-byte input that
+// consumed n and returned err: a known state, failed exactly when err is
+// set, and all of the input taken unless h stopped (done or failed).
+func checkFuzzedState[S orderedState](t *testing.T, h fuzzedHandshake[S], failed S, inLen, n int, err error) {
+	t.Helper()
+	if h.State() > failed || (err != nil) != (h.State() == failed) {
+		t.Fatalf("state %s with error %v", h.State(), err)
+	}
+	if n < inLen && err == nil && !h.Done() {
+		t.Fatalf("stopped at %d of %d in state %s", n, inLen, h.State())
+	}
+}
+
+// checkFuzzedEnd checks that p, fed the input in pieces (pieces), ended as
+// h, fed it whole (whole), and that PeerClosed on h is an error exactly
+// when h is not done.
+func checkFuzzedEnd[S orderedState](t *testing.T, h, p fuzzedHandshake[S], whole, pieces fed) {
+	t.Helper()
+	if pieces.n != whole.n || !bytes.Equal(pieces.out, whole.out) || p.State() != h.State() || !sameError(pieces.err, whole.err) {
+		t.Fatalf("in pieces: %d %q %s %v; whole: %d %q %s %v",
+			pieces.n, pieces.out, p.State(), pieces.err, whole.n, whole.out, h.State(), whole.err)
+	}
+	if cerr := h.PeerClosed(); (cerr == nil) != h.Done() {
+		t.Fatalf("PeerClosed %v in state %s", cerr, h.State())
+	}
 }
 
 // feedVeNCrypt feeds in cut at cuts as a driver does, taking TLS as up the

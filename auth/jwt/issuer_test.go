@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/vncrelay/vncrelay/internal/testutil/jwttest"
 )
 
 // issuer holds the test's signing keys and their key files, written as a
@@ -82,22 +84,26 @@ func newIssuer(t testing.TB) *issuer {
 	return is
 }
 
-// sign makes a JWS compact token.
-func sign(t testing.TB, method gojwt.SigningMethod, key any, claims gojwt.MapClaims) string {
+// verifiers makes a Verifier (default Options) for each of the issuer's
+// key files, by file name.
+func (is *issuer) verifiers(t testing.TB) map[string]*Verifier {
 	t.Helper()
-	s, err := gojwt.NewWithClaims(method, claims).SignedString(key)
-	if err != nil {
-		t.Fatal(err)
+	vs := map[string]*Verifier{}
+	for name, p := range is.files {
+		v, err := New(p, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		vs[name] = v
 	}
-	return s
+	return vs
 }
+
+// sign makes a JWS compact token (jwttest.Sign).
+var sign = jwttest.Sign
 
 // unsigned makes an "alg": "none" token.
 func unsigned(t testing.TB, claims gojwt.MapClaims) string {
 	t.Helper()
-	s, err := gojwt.NewWithClaims(gojwt.SigningMethodNone, claims).SignedString(gojwt.UnsafeAllowNoneSignatureType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return jwttest.Sign(t, gojwt.SigningMethodNone, gojwt.UnsafeAllowNoneSignatureType, claims)
 }

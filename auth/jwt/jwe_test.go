@@ -8,26 +8,13 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	gojwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/vncrelay/vncrelay/internal/testutil/jwttest"
 )
 
-// encrypt makes a JWE compact token of plaintext for key (a public key, or
-// bytes for the symmetric algorithms), as an issuer using go-jose would.
-func encrypt(t testing.TB, alg jose.KeyAlgorithm, enc jose.ContentEncryption, key any, plaintext string) string {
-	t.Helper()
-	e, err := jose.NewEncrypter(enc, jose.Recipient{Algorithm: alg, Key: key}, (&jose.EncrypterOptions{}).WithContentType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := e.Encrypt([]byte(plaintext))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// encrypt makes a JWE compact token of plaintext for key, as an issuer
+// using go-jose would (jwttest.Encrypt).
+var encrypt = jwttest.Encrypt
 
 // tamperCiphertext flips one bit of a JWE's ciphertext segment.
 func tamperCiphertext(t testing.TB, tok string) string {

@@ -46,14 +46,7 @@ var refusalReasons = map[string]string{
 // token or a claim's value.
 func TestRefusalReasons(t *testing.T) {
 	is := newIssuer(t)
-	verifiers := map[string]*Verifier{}
-	for name, p := range is.files {
-		v, err := New(p, Options{})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		verifiers[name] = v
-	}
+	verifiers := is.verifiers(t)
 	seen := 0
 	for _, tc := range jwtCases(t, is) {
 		if tc.want != "unknown" {

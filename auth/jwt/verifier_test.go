@@ -72,14 +72,7 @@ func tamper(tok string) string {
 
 func TestVerifier(t *testing.T) {
 	is := newIssuer(t)
-	verifiers := map[string]*Verifier{}
-	for name, p := range is.files {
-		v, err := New(p, Options{})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		verifiers[name] = v
-	}
+	verifiers := is.verifiers(t)
 	for _, tc := range jwtCases(t, is) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := verifiers[tc.keyFile].Resolve(context.Background(), tc.token)

@@ -21,25 +21,7 @@ func BenchmarkRedisLookup(b *testing.B) {
 	srv.set(b, 0, "", kv)
 	st := New(Source{Host: "127.0.0.1", Port: srv.port}, Options{})
 	defer st.Close()
-	ctx := context.Background()
-	b.Run("cold", func(b *testing.B) {
-		testutil.ReportLatency(b, func(i int) error {
-			_, err := st.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
-			return err
-		})
-	})
-	b.Run("warm", func(b *testing.B) {
-		c := &auth.Cache{Store: st, TTL: time.Hour}
-		for i := range 1000 {
-			if _, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		testutil.ReportLatency(b, func(i int) error {
-			_, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
-			return err
-		})
-	})
+	testutil.ReportColdWarm(b, 1000, st.Resolve, (&auth.Cache{Store: st, TTL: time.Hour}).Resolve)
 }
 
 // BenchmarkRedisClusterLookup is BenchmarkRedisLookup on a 3-master Redis
@@ -61,22 +43,5 @@ func BenchmarkRedisClusterLookup(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Run("cold", func(b *testing.B) {
-		testutil.ReportLatency(b, func(i int) error {
-			_, err := st.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
-			return err
-		})
-	})
-	b.Run("warm", func(b *testing.B) {
-		c := &auth.Cache{Store: st, TTL: time.Hour}
-		for i := range 1000 {
-			if _, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		testutil.ReportLatency(b, func(i int) error {
-			_, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
-			return err
-		})
-	})
+	testutil.ReportColdWarm(b, 1000, st.Resolve, (&auth.Cache{Store: st, TTL: time.Hour}).Resolve)
 }

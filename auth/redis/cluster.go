@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -42,19 +41,11 @@ func parseCluster(s string) (Source, error) {
 	if len(src.Cluster) > maxClusterSeeds {
 		return fail("more than 16 nodes")
 	}
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return fail("bad query")
+	q, msg := parseParams(query, "namespace")
+	if msg != "" {
+		return fail(msg)
 	}
-	for k, v := range q {
-		if len(v) != 1 {
-			return fail("a query parameter given twice")
-		}
-		if k != "namespace" {
-			return fail("unknown query parameter (have namespace)")
-		}
-		src.Namespace = v[0]
-	}
+	src.Namespace = q["namespace"]
 	return src, nil
 }
 

@@ -152,44 +152,7 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := newStore(t, src, Options{Timeout: time.Second})
-	cl.Set(t, "vm", `{"host": "10.0.0.9:5900"}`)
-	dead := cl.Owner(t, "vm")
-	cl.WaitReplicated(t, dead)
-	resolve := func() (auth.Target, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		return st.Resolve(ctx, "vm")
-	}
-	if tg, err := resolve(); err != nil || tg.Address != "10.0.0.9:5900" {
-		t.Fatalf("before the failover: %v %v", tg, err)
-	}
-	dead.Kill()
-	killed := time.Now()
-	failures := 0
-	for {
-		tg, err := resolve()
-		if errors.Is(err, auth.ErrUnknownToken) {
-			t.Fatalf("the token reported unknown %v after its master died", time.Since(killed))
-		}
-		if err == nil && tg.Address == "10.0.0.9:5900" && failures > 0 {
-			break
-		}
-		if err != nil {
-			failures++
-		}
-		if time.Since(killed) > 30*time.Second {
-			for _, n := range cl.Nodes {
-				if n != dead {
-					t.Logf("cluster nodes: %s", cl.Do(t, n, "CLUSTER", "NODES"))
-					break
-				}
-			}
-			t.Fatalf("no answer 30 s after the master died: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Logf("the token resolved again %v after its master was killed (%d lookups failed meanwhile)",
-		time.Since(killed).Round(time.Millisecond), failures)
+	resolveThroughFailover(t, cl, st, "vm", `{"host": "10.0.0.9:5900"}`, "10.0.0.9:5900", 30*time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := st.CheckHealth(ctxFor(t, 2*time.Second))

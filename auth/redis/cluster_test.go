@@ -1,18 +1,12 @@
 package redis
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 )
 
 func TestParseClusterSource(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want Source
-		err  string
-	}{
+	tests := []parseSourceTest{
 		{"one node", "redis-cluster://10.0.0.1:7000", Source{Cluster: []string{"10.0.0.1:7000"}}, ""},
 		{"three nodes, trailing slash", "redis-cluster://a:7000,b:7001,[::1]:7002/",
 			Source{Cluster: []string{"a:7000", "b:7001", "[::1]:7002"}}, ""},
@@ -31,20 +25,7 @@ func TestParseClusterSource(t *testing.T) {
 		{"parameter twice", "redis-cluster://a:1?namespace=a&namespace=b", Source{}, "twice"},
 		{"17 nodes", "redis-cluster://" + strings.Repeat("a:1,", 16) + "a:1", Source{}, "more than 16"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseSource(tt.in)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("got %+v, %v; want error %q", got, err, tt.err)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
-			}
-		})
-	}
+	runParseSourceTests(t, tests)
 }
 
 // TestClusterSourceString: the log form names the nodes, never the

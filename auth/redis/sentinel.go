@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -49,23 +50,11 @@ func parseSentinel(s string) (Source, error) {
 		}
 		src.DB = n
 	}
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return fail("bad query")
+	q, msg := parseParams(query, "namespace", "sentinel_password")
+	if msg != "" {
+		return fail(msg)
 	}
-	for k, v := range q {
-		if len(v) != 1 {
-			return fail("a query parameter given twice")
-		}
-		switch k {
-		case "namespace":
-			src.Namespace = v[0]
-		case "sentinel_password":
-			src.SentinelPassword = v[0]
-		default:
-			return fail("unknown query parameter (have namespace, sentinel_password)")
-		}
-	}
+	src.Namespace, src.SentinelPassword = q["namespace"], q["sentinel_password"]
 	return src, nil
 }
 
@@ -82,6 +71,27 @@ func (s Source) sentinelString() string {
 		out += " namespace " + strconv.Quote(s.Namespace)
 	}
 	return out
+}
+
+// parseParams reads the query of a Sentinel or Cluster source: each of
+// names at most once, no other name. msg is "" or what is wrong, quoting
+// nothing from query.
+func parseParams(query string, names ...string) (params map[string]string, msg string) {
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, "bad query"
+	}
+	params = make(map[string]string, len(q))
+	for k, v := range q {
+		if len(v) != 1 {
+			return nil, "a query parameter given twice"
+		}
+		if !slices.Contains(names, k) {
+			return nil, "unknown query parameter (have " + strings.Join(names, ", ") + ")"
+		}
+		params[k] = v[0]
+	}
+	return params, ""
 }
 
 // parseNodes reads the ":PASSWORD@HOST:PORT[,HOST:PORT...]" part the

@@ -1,18 +1,12 @@
 package redis
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 )
 
 func TestParseSentinelSource(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want Source
-		err  string
-	}{
+	tests := []parseSourceTest{
 		{"one sentinel", "redis-sentinel://10.0.0.1:26379/mymaster",
 			Source{MasterName: "mymaster", Sentinels: []string{"10.0.0.1:26379"}}, ""},
 		{"three sentinels, db, namespace", "redis-sentinel://a:26379,b:26380,[::1]:26381/consoles/2?namespace=app:tok",
@@ -33,20 +27,7 @@ func TestParseSentinelSource(t *testing.T) {
 		{"parameter twice", "redis-sentinel://a:1/m?namespace=a&namespace=b", Source{}, "twice"},
 		{"empty sentinel in list", "redis-sentinel://a:1,,b:2/m", Source{}, "HOST:PORT"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseSource(tt.in)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("got %+v, %v; want error %q", got, err, tt.err)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
-			}
-		})
-	}
+	runParseSourceTests(t, tests)
 }
 
 // TestSentinelSourceString: the log form names the Sentinels and the

@@ -8,12 +8,7 @@ import (
 )
 
 func TestParseSource(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want Source
-		err  string
-	}{
+	tests := []parseSourceTest{
 		{"host only", "redis.example", Source{Host: "redis.example", Port: 6379}, ""},
 		{"0.10 host:port", "10.0.0.5:6380", Source{Host: "10.0.0.5", Port: 6380}, ""},
 		{"empty port", "h:", Source{Host: "h", Port: 6379}, ""},
@@ -39,6 +34,21 @@ func TestParseSource(t *testing.T) {
 		{"newline", "h:6379\n", Source{}, "control"},
 		{"unquoted IPv6", "::1", Source{}, "empty host"},
 	}
+	runParseSourceTests(t, tests)
+}
+
+// parseSourceTest is one case of a ParseSource table: in parses to want,
+// or, with err set, fails with an error containing err.
+type parseSourceTest struct {
+	name string
+	in   string
+	want Source
+	err  string
+}
+
+// runParseSourceTests runs each case as a subtest of its name.
+func runParseSourceTests(t *testing.T, tests []parseSourceTest) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseSource(tt.in)

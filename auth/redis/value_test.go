@@ -2,6 +2,8 @@ package redis
 
 import (
 	"testing"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 func TestParseValue(t *testing.T) {
@@ -34,15 +36,7 @@ func TestParseValue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseValue([]byte(tt.in))
-			if tt.want == "" {
-				if err == nil {
-					t.Fatalf("accepted as %v", got)
-				}
-				return
-			}
-			if err != nil || got.String() != tt.want {
-				t.Fatalf("got %v, %v; want %s", got, err, tt.want)
-			}
+			testutil.WantTarget(t, got, err, tt.want)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // redisCases are values stored under tokens and read by both websockify's
@@ -33,7 +35,7 @@ var redisCases = []struct{ name, token, value, old, newer string }{
 // password and a quoted namespace) and with a Store on the same source.
 func TestStoreWebsockify(t *testing.T) {
 	srv := startRedis(t, "requirepass pw")
-	for _, v := range []struct{ name, module string }{{"debian", ""}, {"newer", newerWebsockify()}} {
+	for _, v := range []struct{ name, module string }{{"debian", ""}, {"newer", testutil.NewerWebsockify()}} {
 		t.Run(v.name, func(t *testing.T) {
 			if v.name == "newer" && v.module == "" {
 				t.Skip("VNCRELAY_WEBSOCKIFY_PLUGINS not set")
@@ -55,7 +57,7 @@ func TestStoreWebsockify(t *testing.T) {
 				srv.configSet(t, "pw", "requirepass", "")
 				defer srv.configSet(t, "", "requirepass", "pw")
 			}
-			_, initErr, res := runWebsockifyPlugin(t, v.module, "TokenRedis", source, tokens)
+			_, initErr, res := testutil.RunWebsockifyPlugin(t, v.module, "TokenRedis", source, tokens)
 			if initErr != "" {
 				t.Fatalf("websockify TokenRedis(%q): %s", source, initErr)
 			}
@@ -70,17 +72,11 @@ func TestStoreWebsockify(t *testing.T) {
 				if err == nil {
 					ours = got.String()
 				}
-				theirs := "refused"
-				if !res[i].Refused() && len(res[i].Pair) == 2 {
-					theirs = res[i].Target()
-				}
 				differs := c.old
 				if v.name == "newer" {
 					differs = c.newer
 				}
-				if (ours == theirs) != (differs == "") {
-					t.Errorf("%s: vncrelay %s, websockify %s (documented difference: %q)", c.name, ours, theirs, differs)
-				}
+				testutil.CompareWebsockify(t, c.name, ours, res[i], differs)
 			}
 		})
 	}

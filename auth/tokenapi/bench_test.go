@@ -1,7 +1,6 @@
 package tokenapi
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -19,23 +18,5 @@ func BenchmarkAPILookup(b *testing.B) {
 		srv.json[fmt.Sprintf("tok-%d", i)] = apiAnswer{200, fmt.Sprintf(`{"host": "10.0.%d.%d", "port": 5900}`, i/256, i%256), 0}
 	}
 	a := newAPI(b, srv.URL+"/json/%s", JSON, Options{})
-	ctx := context.Background()
-	b.Run("cold", func(b *testing.B) {
-		testutil.ReportLatency(b, func(i int) error {
-			_, err := a.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
-			return err
-		})
-	})
-	b.Run("warm", func(b *testing.B) {
-		c := &auth.Cache{Store: a, TTL: time.Hour}
-		for i := range 1000 {
-			if _, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		testutil.ReportLatency(b, func(i int) error {
-			_, err := c.Resolve(ctx, fmt.Sprintf("tok-%d", i%1000))
-			return err
-		})
-	})
+	testutil.ReportColdWarm(b, 1000, a.Resolve, (&auth.Cache{Store: a, TTL: time.Hour}).Resolve)
 }

@@ -3,6 +3,8 @@ package tokenapi
 import (
 	"testing"
 	"time"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // apiCases are answers of the test's token API and tokens looked up by both
@@ -58,7 +60,7 @@ func TestAPIWebsockify(t *testing.T) {
 		}
 	}
 	srv.text["vm1"] = apiAnswer{200, "10.0.0.1:5901", 0}
-	for _, v := range []struct{ name, module string }{{"debian", ""}, {"newer", newerWebsockify()}} {
+	for _, v := range []struct{ name, module string }{{"debian", ""}, {"newer", testutil.NewerWebsockify()}} {
 		t.Run(v.name, func(t *testing.T) {
 			if v.name == "newer" && v.module == "" {
 				t.Skip("VNCRELAY_WEBSOCKIFY_PLUGINS not set")
@@ -76,7 +78,7 @@ func TestAPIWebsockify(t *testing.T) {
 						idx = append(idx, i)
 					}
 				}
-				_, initErr, res := runWebsockifyPlugin(t, v.module, f.String(), srv.URL+path, tokens)
+				_, initErr, res := testutil.RunWebsockifyPlugin(t, v.module, f.String(), srv.URL+path, tokens)
 				if initErr != "" {
 					t.Fatalf("websockify %s: %s", f, initErr)
 				}
@@ -88,13 +90,7 @@ func TestAPIWebsockify(t *testing.T) {
 					if err == nil {
 						ours = got.String()
 					}
-					theirs := "refused"
-					if !res[j].Refused() && len(res[j].Pair) == 2 {
-						theirs = res[j].Target()
-					}
-					if (ours == theirs) != (c.differs == "") {
-						t.Errorf("%s: vncrelay %s, websockify %q (documented difference: %q)", c.name, ours, theirs, c.differs)
-					}
+					testutil.CompareWebsockify(t, c.name, ours, res[j], c.differs)
 				}
 			}
 		})

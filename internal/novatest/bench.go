@@ -94,6 +94,10 @@ type Bulk struct{ h *lineHelper }
 // NewBulk starts the bulk helper for n (its files in n.Dir) and waits until
 // Nova's code is loaded. The caller must call Close before n.Close.
 func NewBulk(n *Nova) (*Bulk, error) {
+	// nova_bulk.py imports nova_helper.py's serve().
+	if err := os.WriteFile(filepath.Join(n.Dir, "nova_helper.py"), novaHelperPy, 0o600); err != nil {
+		return nil, err
+	}
 	// 100,000 tokens are 4.5 MB of JSON in one answer.
 	h, err := startLineHelper(n.Dir, "nova_bulk.py", novaBulkPy, BulkCallTimeout, 64<<20, n.ConfigFile)
 	if err != nil {
@@ -128,31 +132,7 @@ func (b *Bulk) CreateTokens(specs []TokenSpec) ([]string, error) {
 		if s.InstanceUUID == "" {
 			return nil, fmt.Errorf("token %d: no instance", i)
 		}
-		r := map[string]any{"console_type": s.ConsoleType, "host": s.Host, "port": s.Port,
-			"instance_uuid": s.InstanceUUID, "ttl": s.TTL}
-		if s.ConsoleType == "" {
-			r["console_type"] = "novnc"
-		}
-		if s.Host == "" {
-			r["host"] = "127.0.0.1"
-		}
-		if s.Port == 0 {
-			r["port"] = 5900
-		}
-		if s.TTL == 0 {
-			r["ttl"] = 600
-		}
-		if s.InternalAccessPath != "" {
-			r["internal_access_path"] = s.InternalAccessPath
-		}
-		switch s.AccessURLBase {
-		case "":
-			r["access_url_base"] = "http://127.0.0.1:6080/vnc_auto.html"
-		case "-":
-		default:
-			r["access_url_base"] = s.AccessURLBase
-		}
-		reqs[i] = r
+		reqs[i] = s.request()
 	}
 	var resp struct{ Tokens []string }
 	err := b.call(map[string]any{"op": "create_tokens", "tokens": reqs}, &resp)

@@ -163,14 +163,20 @@ func (f *FakeCompute) writeAnswers() error {
 
 // Calls returns the calls received so far, oldest first.
 func (f *FakeCompute) Calls() []ComputeCall {
-	var calls []ComputeCall
-	for _, ev := range f.proc.eventsOf("call") {
-		var c ComputeCall
-		if json.Unmarshal(ev, &c) == nil {
-			calls = append(calls, c)
+	return decodeEvents[ComputeCall](f.proc, "call")
+}
+
+// decodeEvents returns p's events of kind decoded as T, oldest first; an
+// event that does not decode is left out.
+func decodeEvents[T any](p *pyProc, kind string) []T {
+	var out []T
+	for _, ev := range p.eventsOf(kind) {
+		var v T
+		if json.Unmarshal(ev, &v) == nil {
+			out = append(out, v)
 		}
 	}
-	return calls
+	return out
 }
 
 // WaitCalls waits up to timeout for at least n calls and returns them all.
@@ -222,14 +228,7 @@ func StartCapture(t testing.TB, transportURL, host string) *Capture {
 // WaitMessages waits up to timeout for at least n messages and returns all.
 func (c *Capture) WaitMessages(n int, timeout time.Duration) []CapturedMessage {
 	c.proc.waitEvents("message", n, timeout)
-	var msgs []CapturedMessage
-	for _, ev := range c.proc.eventsOf("message") {
-		var m CapturedMessage
-		if json.Unmarshal(ev, &m) == nil {
-			msgs = append(msgs, m)
-		}
-	}
-	return msgs
+	return decodeEvents[CapturedMessage](c.proc, "message")
 }
 
 // NovaCall calls validate_console_port through Nova 26's own client

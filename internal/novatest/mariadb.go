@@ -54,23 +54,10 @@ type MariaDB struct {
 	root *sql.DB
 }
 
-// needTool fails tb, or skips it with VNCRELAY_E2E_OPTIONAL=1, when path is
-// missing.
-func needTool(tb testing.TB, path, pkg string) {
-	tb.Helper()
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	if os.Getenv("VNCRELAY_E2E_OPTIONAL") == "1" {
-		tb.Skipf("%s not installed (Debian package %s)", path, pkg)
-	}
-	tb.Fatalf("%s not installed: install Debian's %s (make e2e-deps), or set VNCRELAY_E2E_OPTIONAL=1 to skip", path, pkg)
-}
-
 // StartMariaDB starts a private server for tb and removes it when tb ends.
 func StartMariaDB(tb testing.TB) *MariaDB {
 	tb.Helper()
-	needTool(tb, mariadbd, "mariadb-server")
+	needPackage(tb, mariadbd, "mariadb-server")
 	m, err := NewMariaDB()
 	if err != nil {
 		tb.Fatalf("start MariaDB: %v", err)

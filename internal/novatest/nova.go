@@ -85,6 +85,37 @@ type TokenSpec struct {
 	TTL int
 }
 
+// request is the spec as nova_helper.py's create_token and nova_bulk.py's
+// create_tokens read it, the zero fields given their defaults (all but
+// InstanceUUID, which the caller sees to).
+func (s TokenSpec) request() map[string]any {
+	if s.ConsoleType == "" {
+		s.ConsoleType = "novnc"
+	}
+	if s.Host == "" {
+		s.Host = "127.0.0.1"
+	}
+	if s.Port == 0 {
+		s.Port = 5900
+	}
+	if s.TTL == 0 {
+		s.TTL = 600
+	}
+	r := map[string]any{"console_type": s.ConsoleType, "host": s.Host, "port": s.Port,
+		"instance_uuid": s.InstanceUUID, "ttl": s.TTL}
+	if s.InternalAccessPath != "" {
+		r["internal_access_path"] = s.InternalAccessPath
+	}
+	switch s.AccessURLBase {
+	case "":
+		r["access_url_base"] = "http://127.0.0.1:6080/vnc_auto.html"
+	case "-":
+	default:
+		r["access_url_base"] = s.AccessURLBase
+	}
+	return r
+}
+
 // SetupNova creates Nova's databases, user and schema on db and starts the
 // helper. The caller must call Close (which leaves db running).
 func SetupNova(db *MariaDB) (*Nova, error) {
@@ -195,33 +226,11 @@ func (n *Nova) CreateInstance(tb testing.TB, spec InstanceSpec) Instance {
 // secret: do not log it.
 func (n *Nova) CreateToken(tb testing.TB, spec TokenSpec) string {
 	tb.Helper()
-	if spec.ConsoleType == "" {
-		spec.ConsoleType = "novnc"
-	}
-	if spec.Host == "" {
-		spec.Host = "127.0.0.1"
-	}
-	if spec.Port == 0 {
-		spec.Port = 5900
-	}
-	if spec.TTL == 0 {
-		spec.TTL = 600
-	}
 	if spec.InstanceUUID == "" {
 		spec.InstanceUUID = n.CreateInstance(tb, InstanceSpec{}).UUID
 	}
-	req := map[string]any{"op": "create_token", "console_type": spec.ConsoleType, "host": spec.Host,
-		"port": spec.Port, "instance_uuid": spec.InstanceUUID, "ttl": spec.TTL}
-	if spec.InternalAccessPath != "" {
-		req["internal_access_path"] = spec.InternalAccessPath
-	}
-	switch spec.AccessURLBase {
-	case "":
-		req["access_url_base"] = "http://127.0.0.1:6080/vnc_auto.html"
-	case "-":
-	default:
-		req["access_url_base"] = spec.AccessURLBase
-	}
+	req := spec.request()
+	req["op"] = "create_token"
 	var resp struct{ Token string }
 	if err := n.call(req, &resp); err != nil {
 		tb.Fatal(err)
@@ -279,8 +288,8 @@ func (n *Nova) Close() error {
 // and removes both when tb ends. Most tests want Shared.
 func StartNova(tb testing.TB) *Nova {
 	tb.Helper()
-	needTool(tb, mariadbd, "mariadb-server")
-	needTool(tb, novaManage, "nova-common")
+	needPackage(tb, mariadbd, "mariadb-server")
+	needPackage(tb, novaManage, "nova-common")
 	n, err := newOwnNova()
 	if err != nil {
 		tb.Fatal(err)
@@ -319,8 +328,8 @@ var shared struct {
 // after m.Run.
 func Shared(tb testing.TB) *Nova {
 	tb.Helper()
-	needTool(tb, mariadbd, "mariadb-server")
-	needTool(tb, novaManage, "nova-common")
+	needPackage(tb, mariadbd, "mariadb-server")
+	needPackage(tb, novaManage, "nova-common")
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.nova == nil && shared.err == nil {

@@ -3,8 +3,8 @@ vncrelay's benchmark harness (one token per console of a run).
 
 Usage: /usr/bin/python3 nova_bulk.py NOVA_CONF
 
-The protocol is nova_helper.py's: one JSON request per line on stdin, one
-JSON answer line on stdout, {"ready": true} first:
+The protocol is nova_helper.py's, served by its serve(): one JSON request
+per line on stdin, one JSON answer line on stdout, {"ready": true} first:
 
   {"op": "create_instances", "count": N, "host": ..., "node": ...,
    "project_id": ..., "user_id": ..., "display_name": ...}
@@ -22,14 +22,11 @@ JSON answer line on stdout, {"ready": true} first:
 Errors answer {"error": "..."}. Nova's log goes to stderr. The answers carry
 tokens: the Go side never prints them.
 """
-import json
-import sys
-
 from nova.compute import power_state
 from nova.compute import vm_states
-from nova import config
-from nova import context
 from nova import objects
+
+from nova_helper import create_token, serve  # beside this file (NewBulk)
 
 
 def create_instances(ctxt, req):
@@ -56,19 +53,8 @@ def create_instances(ctxt, req):
 
 
 def create_tokens(ctxt, req):
-    out = []
-    for spec in req['tokens']:
-        tok = objects.ConsoleAuthToken(
-            ctxt,
-            console_type=spec['console_type'],
-            host=spec['host'],
-            port=spec['port'],
-            internal_access_path=spec.get('internal_access_path'),
-            instance_uuid=spec['instance_uuid'],
-            access_url_base=spec.get('access_url_base'),
-        )
-        out.append(tok.authorize(spec['ttl']))
-    return {'tokens': out}
+    return {'tokens': [create_token(ctxt, spec)['token']
+                       for spec in req['tokens']]}
 
 
 def delete_tokens(ctxt, req):
@@ -84,19 +70,4 @@ OPS = {
 }
 
 
-def main():
-    objects.register_all()
-    config.parse_args(['novabulk', '--config-file', sys.argv[1]],
-                      init_rpc=False)
-    ctxt = context.get_admin_context()
-    print(json.dumps({'ready': True}), flush=True)
-    for line in sys.stdin:
-        req = json.loads(line)
-        try:
-            resp = OPS[req['op']](ctxt, req)
-        except Exception as e:
-            resp = {'error': '%s: %s' % (type(e).__name__, e)}
-        print(json.dumps(resp), flush=True)
-
-
-main()
+serve('novabulk', OPS)

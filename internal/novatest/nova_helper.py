@@ -88,19 +88,23 @@ OPS = {
 }
 
 
-def main():
+def serve(prog, ops):
+    """Load Nova's objects and the config file sys.argv[1] (prog names the
+    program in oslo's messages), say ready, then answer each request line
+    with ops[request's "op"]; nova_bulk.py serves its own ops with it."""
     objects.register_all()
-    config.parse_args(['novatest', '--config-file', sys.argv[1]],
+    config.parse_args([prog, '--config-file', sys.argv[1]],
                       init_rpc=False)
     ctxt = context.get_admin_context()
     print(json.dumps({'ready': True}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
         try:
-            resp = OPS[req['op']](ctxt, req)
+            resp = ops[req['op']](ctxt, req)
         except Exception as e:
             resp = {'error': '%s: %s' % (type(e).__name__, e)}
         print(json.dumps(resp), flush=True)
 
 
-main()
+if __name__ == '__main__':
+    serve('novatest', OPS)

@@ -19,21 +19,7 @@ import (
 // on a loopback port until tb ends and returns its address.
 func ConnectFront(tb testing.TB, path, answer, upstream string) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveConnect(c, path, answer, upstream)
-		}
-	}()
-	return ln.Addr().String()
+	return ServeLoopback(tb, func(c net.Conn) { serveConnect(c, path, answer, upstream) })
 }
 
 func serveConnect(c net.Conn, path, answer, upstream string) {

@@ -146,6 +146,28 @@ func (r *Redis) Do(t testing.TB, args ...string) string {
 	return line
 }
 
+// DoAll runs cmds in order over one plain RESP connection, so that AUTH
+// and SELECT hold for the commands after them, independent of any client
+// under test, and returns their replies as Do does; an error reply fails
+// the test.
+func (r *Redis) DoAll(t testing.TB, cmds ...[]string) []string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", r.Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	replies := make([]string, len(cmds))
+	for i, args := range cmds {
+		if replies[i], err = roundTrip(c, br, args); err != nil {
+			t.Fatalf("redis %s: %v", args[0], err)
+		}
+	}
+	return replies
+}
+
 func (r *Redis) try(args ...string) (string, error) {
 	c, err := net.DialTimeout("tcp", r.Addr(), time.Second)
 	if err != nil {
@@ -153,6 +175,13 @@ func (r *Redis) try(args ...string) (string, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	return roundTrip(c, bufio.NewReader(c), args)
+}
+
+// roundTrip writes one command to c and reads its reply from br: a bulk
+// string's content, else the reply's first line; an error reply is an
+// error, except to PING (a server that answers at all is up).
+func roundTrip(c net.Conn, br *bufio.Reader, args []string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
@@ -161,7 +190,6 @@ func (r *Redis) try(args ...string) (string, error) {
 	if _, err := io.WriteString(c, b.String()); err != nil {
 		return "", err
 	}
-	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -203,49 +231,66 @@ func StartSentinelSet(t testing.TB, name string) *SentinelSet {
 			"sentinel failover-timeout "+name+" 10000",
 			"sentinel parallel-syncs "+name+" 1"))
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for _, sn := range s.Sentinels {
-		for !strings.Contains(sn.Do(t, "INFO", "sentinel"), "slaves=1,sentinels=3") {
-			if time.Now().After(deadline) {
-				t.Fatalf("Sentinel set not formed: %s", sn.Do(t, "INFO", "sentinel"))
+	waitEach(t, s.Sentinels, 20*time.Second, 100*time.Millisecond, "Sentinel set not formed",
+		func(sn *Redis) (string, bool) {
+			info := sn.Do(t, "INFO", "sentinel")
+			return info, strings.Contains(info, "slaves=1,sentinels=3")
+		})
+	return s
+}
+
+// waitEach waits until ok holds for every node in turn, all within limit,
+// asking again every pause; past limit it fails the test with what and the
+// node's last answer.
+func waitEach(t testing.TB, nodes []*Redis, limit, pause time.Duration, what string, ok func(*Redis) (answer string, ok bool)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for _, n := range nodes {
+		for {
+			answer, done := ok(n)
+			if done {
+				break
 			}
-			time.Sleep(100 * time.Millisecond)
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s", what, answer)
+			}
+			time.Sleep(pause)
 		}
 	}
-	return s
+}
+
+// addrs returns the nodes' "127.0.0.1:port" addresses, comma-separated.
+func addrs(nodes []*Redis) string {
+	a := make([]string, len(nodes))
+	for i, n := range nodes {
+		a[i] = n.Addr()
+	}
+	return strings.Join(a, ",")
 }
 
 // Source is the TokenRedis source naming the set (auth/redis's
 // redis-sentinel:// form).
 func (s *SentinelSet) Source() string {
-	addrs := make([]string, len(s.Sentinels))
-	for i, sn := range s.Sentinels {
-		addrs[i] = sn.Addr()
-	}
-	return "redis-sentinel://" + strings.Join(addrs, ",") + "/" + s.Name
+	return "redis-sentinel://" + addrs(s.Sentinels) + "/" + s.Name
 }
 
 // WaitReplicated waits up to 10 s for key to reach the replica.
 func (s *SentinelSet) WaitReplicated(t testing.TB, key string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Replica.Do(t, "EXISTS", key) != ":1" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica never got the key")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitEach(t, []*Redis{s.Replica}, 10*time.Second, 20*time.Millisecond, "the replica never got the key",
+		func(r *Redis) (string, bool) {
+			exists := r.Do(t, "EXISTS", key)
+			return exists, exists == ":1"
+		})
 }
 
 // WaitPromoted waits up to 30 s for the Sentinels to name the replica as
 // the master.
 func (s *SentinelSet) WaitPromoted(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(s.Replica.Do(t, "INFO", "replication"), "role:master") {
-		if time.Now().After(deadline) {
-			t.Fatal("the replica was never promoted")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitEach(t, []*Redis{s.Replica}, 30*time.Second, 50*time.Millisecond, "the replica was never promoted",
+		func(r *Redis) (string, bool) {
+			info := r.Do(t, "INFO", "replication")
+			return info, strings.Contains(info, "role:master")
+		})
 }

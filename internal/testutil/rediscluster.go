@@ -68,30 +68,22 @@ func startCluster(t testing.TB, password string, replicas int) *RedisCluster {
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for _, n := range c.Nodes {
-		for !strings.Contains(c.Do(t, n, "CLUSTER", "INFO"), "cluster_state:ok") {
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster not formed: %s", c.Do(t, n, "CLUSTER", "INFO"))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitEach(t, c.Nodes, 20*time.Second, 50*time.Millisecond, "cluster not formed",
+		func(n *Redis) (string, bool) {
+			info := c.Do(t, n, "CLUSTER", "INFO")
+			return info, strings.Contains(info, "cluster_state:ok")
+		})
 	return c
 }
 
 // Source is the TokenRedis source naming the cluster (auth/redis's
 // redis-cluster:// form), every node a seed.
 func (c *RedisCluster) Source() string {
-	addrs := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
-		addrs[i] = n.Addr()
-	}
 	s := "redis-cluster://"
 	if c.password != "" {
 		s += ":" + c.password + "@"
 	}
-	return s + strings.Join(addrs, ",")
+	return s + addrs(c.Nodes)
 }
 
 // Do runs one command on node n with redis-cli (authenticated when the
@@ -142,29 +134,29 @@ func (c *RedisCluster) Owner(t testing.TB, key string) *Redis {
 // master has acknowledged (its replication offsets agree).
 func (c *RedisCluster) WaitReplicated(t testing.TB, master *Redis) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info := c.Do(t, master, "INFO", "replication")
-		var own, replica string
-		for _, line := range strings.Split(info, "\n") {
-			line = strings.TrimSpace(line)
-			if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
-				own = v
-			}
-			if strings.HasPrefix(line, "slave0:") {
-				for _, f := range strings.Split(line, ",") {
-					if v, ok := strings.CutPrefix(f, "offset="); ok {
-						replica = v
-					}
+	waitEach(t, []*Redis{master}, 10*time.Second, 50*time.Millisecond, "the replica did not catch up",
+		func(n *Redis) (string, bool) {
+			info := c.Do(t, n, "INFO", "replication")
+			own, replica := replicationOffsets(info)
+			return info, own != "" && own == replica
+		})
+}
+
+// replicationOffsets returns a master's master_repl_offset and its first
+// replica's offset from the master's INFO replication ("" where absent).
+func replicationOffsets(info string) (own, replica string) {
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
+			own = v
+		}
+		if strings.HasPrefix(line, "slave0:") {
+			for _, f := range strings.Split(line, ",") {
+				if v, ok := strings.CutPrefix(f, "offset="); ok {
+					replica = v
 				}
 			}
 		}
-		if own != "" && own == replica {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica did not catch up: %s", info)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	return own, replica
 }

@@ -40,20 +40,11 @@ func startRelayAdmin(t *testing.T, args ...string) (relay, admin string) {
 // adminGet fetches an admin URL; the body must not hold the token.
 func adminGet(t *testing.T, u string) string {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
-	}
-	if bytes.Contains(b, []byte(canary)) {
+	b := httpGet(t, u)
+	if strings.Contains(b, canary) {
 		t.Fatalf("GET %s shows the token", u)
 	}
-	return string(b)
+	return b
 }
 
 // metricValue reads one series (name with its labels, as the exposition
@@ -100,9 +91,7 @@ func openEchoes(t *testing.T, addr string, n int) (in, out int) {
 func TestStatusPageChromium(t *testing.T) {
 	browserBin := need(t, "chromium")
 	node := need(t, "node")
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		t.Fatal("node_modules/playwright-core missing: run `make e2e-deps`")
-	}
+	needPlaywright(t)
 	relay, admin := startRelayAdmin(t, "--token-plugin", "TokenFile", "--token-source", tokenFile(t, echoConsole(t)))
 	const consoles = 4
 	in, out := openEchoes(t, relay, consoles)

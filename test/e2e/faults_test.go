@@ -135,8 +135,7 @@ func tryOpenEchoToken(addr, token string) (*echoSession, bool) {
 		return nil, false
 	}
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, "GET /?token="+token+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	_, _ = io.WriteString(c, upgradeReq("/?token="+token, "x"))
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 101") {

@@ -604,8 +604,7 @@ func upgradeMaybe(addr, token string) (int, net.Conn, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprintf(c, "GET /websockify?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", token)
+	_, _ = io.WriteString(c, upgradeReq("/websockify?token="+token, "x"))
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
 		return 0, nil, err

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -83,23 +82,7 @@ func startHAProxy(t *testing.T, relay string) (v2, v1, http string) {
 // returns the status; the connection stays open until the test ends.
 func upgradeFrom(t *testing.T, from, addr, token string) int {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	fmt.Fprintf(c, "GET /websockify?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", token)
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("upgrade from %s via %s: %v", from, addr, err)
-	}
-	var status int
-	if _, err := fmt.Sscanf(line, "HTTP/1.1 %d", &status); err != nil {
-		t.Fatalf("status line %q", line)
-	}
+	status, _, _ := upgradeDial(t, &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}, addr, token)
 	return status
 }
 

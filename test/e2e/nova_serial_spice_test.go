@@ -121,8 +121,7 @@ func openRaw(t *testing.T, addr, path string) *rawSession {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	req := upgradeReq(path, addr)
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +203,8 @@ func (s *rawSession) readUntil(marker string, d time.Duration) (string, bool) {
 	}
 }
 
-// httpGet fetches a page and returns its body.
+// httpGet fetches a page (10 s at most) and returns its body; anything
+// but a whole 200 fails the test.
 func httpGet(t *testing.T, u string) string {
 	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second}
@@ -213,9 +213,9 @@ func httpGet(t *testing.T, u string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 	}
 	return string(b)
 }

@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -342,32 +340,10 @@ func TestNovaTunnel(t *testing.T) {
 // web, in headless Chromium, through nova-novncproxy (the vncrelay symlink)
 // to QEMU: it reaches Connected with QEMU's picture on the canvas.
 func TestNovaNoVNCChromium(t *testing.T) {
-	browserBin := need(t, "chromium")
-	node := need(t, "node")
+	need(t, "chromium") // before the Nova environment: noVNCConnected needs them
+	need(t, "node")
 	e := startNovaEnv(t)
 	tok := e.token(t, novatest.TokenSpec{}, nil)
 	addr := startNovaProxy(t, "nova-novncproxy", func() []string { return []string{tok} }, "--config-file", e.novaConf(t, freePort(t), ""))
-	cdpPort, blog := startChromium(t, browserBin)
-	page := fmt.Sprintf("http://%s/vnc_lite.html?path=%s", addr, url.QueryEscape("?token="+tok))
-	cmd := exec.Command(node, "novnc.mjs", "http://127.0.0.1:"+cdpPort, page, "10,10")
-	nodeErr := &testutil.Buffer{}
-	cmd.Stderr = nodeErr
-	out, err := cmd.Output()
-	var res struct {
-		OK     bool   `json:"ok"`
-		Error  string `json:"error"`
-		Status string `json:"status"`
-		Width  int    `json:"width"`
-		Height int    `json:"height"`
-	}
-	if jerr := json.Unmarshal(lastLine(out), &res); jerr != nil || err != nil || !res.OK {
-		t.Fatalf("novnc.mjs: %v %q %s\nchromium: %s", err, strings.ReplaceAll(string(out), tok, "<token>"),
-			strings.ReplaceAll(nodeErr.String(), tok, "<token>"), blog.String())
-	}
-	if !strings.HasPrefix(res.Status, "Connected") || !strings.Contains(res.Status, "QEMU") {
-		t.Fatalf("status %q", res.Status)
-	}
-	if res.Width < 320 || res.Height < 200 {
-		t.Fatalf("canvas %dx%d", res.Width, res.Height)
-	}
+	noVNCConnected(t, addr, tok)
 }

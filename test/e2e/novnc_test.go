@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/vncrelay/vncrelay/internal/testutil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vncrelay/vncrelay/internal/testutil"
 )
 
 // startProc starts a helper process in its own process group and kills the
@@ -58,12 +60,7 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 	xev := need(t, "xev")
 	browserBin := need(t, "chromium")
 	node := need(t, "node")
-	if _, err := os.Stat("/usr/share/novnc/vnc_lite.html"); err != nil {
-		t.Fatal("Debian's novnc package is missing: run `make e2e-deps`")
-	}
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		t.Fatal("node_modules/playwright-core missing: run `make e2e-deps`")
-	}
+	needNoVNC(t)
 
 	// The VNC server: a 640×400 desktop with a solid #3366cc root window and
 	// an xev window at the top left that reports keys.
@@ -86,19 +83,7 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 	cdpPort, blog := startChromium(t, browserBin)
 
 	page := fmt.Sprintf("http://%s/vnc_lite.html?path=%s", addr, "websockify%3Ftoken%3D"+canary)
-	cmd := exec.Command(node, "novnc.mjs", "http://127.0.0.1:"+cdpPort, page, "400,300", "600,380", "50,50")
-	out, err := cmd.Output()
-	var res struct {
-		OK     bool       `json:"ok"`
-		Error  string     `json:"error"`
-		Status string     `json:"status"`
-		Width  int        `json:"width"`
-		Height int        `json:"height"`
-		Pixels [][3]uint8 `json:"pixels"`
-	}
-	if jerr := json.Unmarshal(lastLine(out), &res); jerr != nil || err != nil || !res.OK {
-		t.Fatalf("novnc.mjs: %v %q\nchromium: %s", err, out, blog.String())
-	}
+	res := runNoVNC(t, node, cdpPort, blog, page, canary, "400,300", "600,380", "50,50")
 	if !strings.HasPrefix(res.Status, "Connected") || !strings.Contains(res.Status, "e2e") {
 		t.Fatalf("status %q", res.Status)
 	}
@@ -121,6 +106,25 @@ func TestNoVNCChromiumTigerVNC(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// needPlaywright fails the test unless node_modules has playwright-core,
+// which the .mjs page drivers use to run Chromium over CDP.
+func needPlaywright(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
+		t.Fatal("node_modules/playwright-core missing: run `make e2e-deps`")
+	}
+}
+
+// needNoVNC fails the test unless Debian's novnc (its vnc_lite.html page)
+// and playwright-core are installed.
+func needNoVNC(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/usr/share/novnc/vnc_lite.html"); err != nil {
+		t.Fatal("Debian's novnc package is missing: run `make e2e-deps`")
+	}
+	needPlaywright(t)
 }
 
 // startChromium starts headless Chromium with a fresh profile (the test owns
@@ -156,4 +160,49 @@ func devToolsPort(t *testing.T, profile string, log *testutil.Buffer) string {
 	}
 	t.Fatalf("chromium did not open its DevTools port:\n%s", log.String())
 	return ""
+}
+
+// noVNCResult is novnc.mjs's last output line: noVNC's status text, the
+// canvas size in pixels and the RGB of the canvas at each point asked for.
+type noVNCResult struct {
+	OK     bool       `json:"ok"`
+	Error  string     `json:"error"`
+	Status string     `json:"status"`
+	Width  int        `json:"width"`
+	Height int        `json:"height"`
+	Pixels [][3]uint8 `json:"pixels"`
+}
+
+// runNoVNC opens page (noVNC's vnc_lite.html) with novnc.mjs in the
+// Chromium whose DevTools port is cdpPort (startChromium; blog its output),
+// samples the canvas at points ("x,y"), and returns the result. When
+// novnc.mjs fails it fails the test with novnc.mjs's and Chromium's
+// output, secret (the token in page) masked in novnc.mjs's.
+func runNoVNC(t *testing.T, node, cdpPort string, blog *testutil.Buffer, page, secret string, points ...string) noVNCResult {
+	t.Helper()
+	cmd := exec.Command(node, append([]string{"novnc.mjs", "http://127.0.0.1:" + cdpPort, page}, points...)...)
+	nodeErr := &testutil.Buffer{}
+	cmd.Stderr = nodeErr
+	out, err := cmd.Output()
+	var res noVNCResult
+	if jerr := json.Unmarshal(lastLine(out), &res); jerr != nil || err != nil || !res.OK {
+		t.Fatalf("novnc.mjs: %v %q %s\nchromium: %s", err, strings.ReplaceAll(string(out), secret, "<token>"),
+			strings.ReplaceAll(nodeErr.String(), secret, "<token>"), blog.String())
+	}
+	return res
+}
+
+// noVNCConnected opens noVNC's page from the proxy at addr, with token tok,
+// in a fresh headless Chromium and checks that it reaches Connected with
+// QEMU's picture (at least 320x200) on the canvas.
+func noVNCConnected(t *testing.T, addr, tok string) {
+	t.Helper()
+	browserBin := need(t, "chromium")
+	node := need(t, "node")
+	cdpPort, blog := startChromium(t, browserBin)
+	page := fmt.Sprintf("http://%s/vnc_lite.html?path=%s", addr, url.QueryEscape("?token="+tok))
+	res := runNoVNC(t, node, cdpPort, blog, page, tok, "10,10")
+	if !strings.HasPrefix(res.Status, "Connected") || !strings.Contains(res.Status, "QEMU") || res.Width < 320 || res.Height < 200 {
+		t.Fatalf("noVNC: status %q, canvas %dx%d", res.Status, res.Width, res.Height)
+	}
 }

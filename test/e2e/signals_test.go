@@ -13,22 +13,28 @@ import (
 	"time"
 )
 
-// upgrade sends a WebSocket upgrade for token and returns the status code and
-// the connection.
+// upgrade sends a WebSocket upgrade for token and returns the status code,
+// the connection (closed when the test ends) and its reader after the
+// answer's head.
 func upgrade(t *testing.T, addr, token string) (int, net.Conn, *bufio.Reader) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	return upgradeDial(t, &net.Dialer{}, addr, token)
+}
+
+// upgradeDial is upgrade over a connection d dials.
+func upgradeDial(t *testing.T, d *net.Dialer, addr, token string) (int, net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	fmt.Fprintf(c, "GET /websockify?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", token)
+	_, _ = io.WriteString(c, upgradeReq("/websockify?token="+token, "x"))
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("upgrade via %s: %v", addr, err)
 	}
 	var status int
 	if _, err := fmt.Sscanf(line, "HTTP/1.1 %d", &status); err != nil {

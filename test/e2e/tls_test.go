@@ -95,8 +95,7 @@ func TestTLSOnlyPlainRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, _ = io.WriteString(c, "GET /websockify?token="+canary+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	_, _ = io.WriteString(c, upgradeReq("/websockify?token="+canary, "x"))
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	out, err := io.ReadAll(c)
 	if err != nil || !bytes.HasPrefix(out, []byte("HTTP/1.1 400 ")) || !bytes.Contains(out, []byte("TLS required")) {
@@ -369,12 +368,7 @@ func spkiHash(c *x509.Certificate) string {
 func TestTLSNoVNCChromium(t *testing.T) {
 	browserBin := need(t, "chromium")
 	node := need(t, "node")
-	if _, err := os.Stat("/usr/share/novnc/vnc_lite.html"); err != nil {
-		t.Fatal("Debian's novnc package is missing: run `make e2e-deps`")
-	}
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		t.Fatal("node_modules/playwright-core missing: run `make e2e-deps`")
-	}
+	needNoVNC(t)
 	console := &rfb.Server{Mode: rfb.ModeDraw, Width: 320, Height: 200, Name: "tls-e2e"}
 	if err := console.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -385,15 +379,7 @@ func TestTLSNoVNCChromium(t *testing.T) {
 		"--token-source", tokenFile(t, console.Addr()))
 	cdpPort, blog := startChromium(t, browserBin, "--ignore-certificate-errors-spki-list="+spkiHash(ts.leaf.Cert))
 	page := fmt.Sprintf("https://%s/vnc_lite.html?path=%s", addr, "websockify%3Ftoken%3D"+canary)
-	out, err := exec.Command(node, "novnc.mjs", "http://127.0.0.1:"+cdpPort, page, "10,10").Output()
-	var res struct {
-		OK     bool   `json:"ok"`
-		Status string `json:"status"`
-		Width  int    `json:"width"`
-	}
-	if jerr := json.Unmarshal(lastLine(out), &res); jerr != nil || err != nil || !res.OK {
-		t.Fatalf("novnc.mjs over wss: %v %q\nchromium: %s", err, out, blog.String())
-	}
+	res := runNoVNC(t, node, cdpPort, blog, page, canary, "10,10")
 	if !strings.HasPrefix(res.Status, "Connected") || res.Width != 320 {
 		t.Fatalf("status %q, canvas width %d", res.Status, res.Width)
 	}
@@ -404,30 +390,7 @@ func TestTLSNoVNCChromium(t *testing.T) {
 func tlsConsoleFront(t *testing.T, cert tls.Certificate) string {
 	t.Helper()
 	console := echoConsole(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b, err := net.Dial("tcp", console)
-				if err != nil {
-					return
-				}
-				defer b.Close()
-				go func() { _, _ = io.Copy(b, c); _ = b.(*net.TCPConn).CloseWrite() }()
-				_, _ = io.Copy(c, b)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testutil.TLSFront(t, cert, func() string { return console })
 }
 
 // TestTLSSSLTarget: with --ssl-target and --target-cafile the binary speaks
@@ -450,8 +413,7 @@ func TestTLSSSLTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, _ = io.WriteString(c, "GET /websockify?token="+canary+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	_, _ = io.WriteString(c, upgradeReq("/websockify?token="+canary, "x"))
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	head, _ := io.ReadAll(c)
 	if !bytes.HasPrefix(head, []byte("HTTP/1.1 502 ")) || !bytes.Contains(head, []byte("console TLS handshake failed")) {

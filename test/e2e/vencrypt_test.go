@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -127,32 +125,4 @@ func TestNovaVeNCrypt(t *testing.T) {
 			t.Fatalf("exit %v: %s", err, out)
 		}
 	})
-}
-
-// noVNCConnected opens noVNC's page from the proxy in headless Chromium
-// and waits for Connected with QEMU's picture on the canvas.
-func noVNCConnected(t *testing.T, addr, tok string) {
-	t.Helper()
-	browserBin := need(t, "chromium")
-	node := need(t, "node")
-	cdpPort, blog := startChromium(t, browserBin)
-	page := fmt.Sprintf("http://%s/vnc_lite.html?path=%s", addr, url.QueryEscape("?token="+tok))
-	cmd := exec.Command(node, "novnc.mjs", "http://127.0.0.1:"+cdpPort, page, "10,10")
-	nodeErr := &testutil.Buffer{}
-	cmd.Stderr = nodeErr
-	out, err := cmd.Output()
-	var res struct {
-		OK     bool   `json:"ok"`
-		Error  string `json:"error"`
-		Status string `json:"status"`
-		Width  int    `json:"width"`
-		Height int    `json:"height"`
-	}
-	if jerr := json.Unmarshal(lastLine(out), &res); jerr != nil || err != nil || !res.OK {
-		t.Fatalf("novnc.mjs: %v %q %s\nchromium: %s", err, strings.ReplaceAll(string(out), tok, "<token>"),
-			strings.ReplaceAll(nodeErr.String(), tok, "<token>"), blog.String())
-	}
-	if !strings.HasPrefix(res.Status, "Connected") || !strings.Contains(res.Status, "QEMU") || res.Width < 320 || res.Height < 200 {
-		t.Fatalf("noVNC: status %q, canvas %dx%d", res.Status, res.Width, res.Height)
-	}
 }
