@@ -84,7 +84,7 @@ func (s *Server) enrollBrowser(fd int, sa unix.Sockaddr) {
 func (s *Server) notEnrolled(sess *session, err error) {
 	s.stats.connections.Add(-1)
 	s.stats.pending.Add(-1)
-	s.log.Warn("enroll browser socket", "client", sess.client, "err", err)
+	s.log.Warn("enroll browser socket", "client", sess.logClient(), "err", err)
 }
 
 func isFdExhaustion(err error) bool {

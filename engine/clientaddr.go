@@ -32,7 +32,7 @@ func (ps prefixes) contains(a netip.Addr) bool {
 // startClient records whether the client (the socket's peer, set by
 // newSession) must send a PROXY header first. openBrowser calls it.
 func (s *session) startClient() {
-	s.awaitProxy = len(s.srv.cfg.ProxyProtocol) > 0 && prefixes(s.srv.cfg.ProxyProtocol).contains(s.clientIP)
+	s.op.awaitProxy = len(s.srv.cfg.ProxyProtocol) > 0 && prefixes(s.srv.cfg.ProxyProtocol).contains(s.clientIP())
 }
 
 // proxyHeader is the first step of the browser's first bytes (fromBrowser
@@ -47,8 +47,8 @@ func (s *session) startClient() {
 // 16 + 4096 for v2) and HandshakeTimeout limits in time.
 func (s *session) proxyHeader() (gnet.Action, bool) {
 	c := s.browser
-	if !s.awaitProxy {
-		if s.head != nil {
+	if !s.op.awaitProxy {
+		if s.op.head != nil {
 			return gnet.None, true // a request head under way: not the first bytes
 		}
 		chunk, _ := c.Peek(-1)
@@ -61,26 +61,27 @@ func (s *session) proxyHeader() (gnet.Action, bool) {
 	h, n, _, err := proxyproto.Parse(chunk)
 	switch {
 	case err != nil:
-		s.srv.log.Info("bad PROXY protocol header", "client", s.client, "err", err)
+		s.srv.log.Info("bad PROXY protocol header", "client", s.logClient(), "err", err)
 		return s.refuse(errProxyHeader, ReasonRefused), false
 	case n == 0:
 		return gnet.None, false // the rest of the header is still to come
 	}
 	_, _ = c.Discard(n)
-	s.awaitProxy = false
+	s.op.awaitProxy = false
 	if src, ok := h.Client(); ok {
-		s.setClient(src.Addr(), src.String(), "proxy_protocol")
+		s.setClient(src.Addr(), src.Port(), false, "proxy_protocol")
 	}
 	return gnet.None, c.InboundBuffered() > 0
 }
 
 // setClient replaces the socket's peer with the client address a trusted
-// load balancer or proxy gave; text is its form in log lines (and on the
-// status page).
-func (s *session) setClient(a netip.Addr, text, how string) {
-	a = a.Unmap()
-	s.srv.log.Debug("client address forwarded", "client", text, "peer", s.client, "by", how)
-	s.clientIP, s.client, s.forwarded = a, text, true
+// load balancer or proxy gave: with its port, or bare (a header that gives
+// none), as log lines and the status page show it.
+func (s *session) setClient(a netip.Addr, port uint16, bare bool, how string) {
+	client := clientText{ip: a, port: port, bare: bare}
+	s.srv.log.Debug("client address forwarded", "client", client, "peer", s.logClient(), "by", how)
+	s.setClientIP(a)
+	s.clientPort, s.clientBare, s.forwarded = port, bare, true
 }
 
 // forwardedFor applies a trusted proxy's X-Forwarded-For or Forwarded
@@ -89,10 +90,10 @@ func (s *session) setClient(a netip.Addr, text, how string) {
 // from an untrusted peer keeps its peer address, whatever it says.
 func (s *session) forwardedFor(head []byte) {
 	cfg := &s.srv.cfg
-	if len(cfg.TrustedProxies) == 0 || !prefixes(cfg.TrustedProxies).contains(s.clientIP) {
+	if len(cfg.TrustedProxies) == 0 || !prefixes(cfg.TrustedProxies).contains(s.clientIP()) {
 		return
 	}
-	if a, ok := forwardedClient(head, cfg.ForwardedHeader, prefixes(cfg.TrustedProxies)); ok && a != s.clientIP {
-		s.setClient(a, a.String(), cfg.ForwardedHeader.String())
+	if a, ok := forwardedClient(head, cfg.ForwardedHeader, prefixes(cfg.TrustedProxies)); ok && a != s.clientIP() {
+		s.setClient(a, 0, true, cfg.ForwardedHeader.String())
 	}
 }

@@ -25,10 +25,10 @@ func (s *session) releaseConsole() {
 		return
 	}
 	s.console = nil // its OnClose, when it comes, finds no session to end
-	if s.ctls != nil {
+	if s.ctls() != nil {
 		// The ciphertext is in the socket's buffer already; the TLS state
 		// is not needed to send it.
-		s.ctls.closed()
+		s.ctls().closed()
 	}
 	_ = con.PauseRead()
 	ls := s.loop

@@ -36,20 +36,21 @@ func needsSetup(t *auth.Target) bool {
 // first bytes. The connect deadline keeps running: dial and setup share it.
 func (s *session) startSetup(c gnet.Conn) gnet.Action {
 	s.state = stateConsoleSetup
-	s.setupStart = time.Now()
-	if s.dialed.SecurityProxy != auth.SecurityProxyOff {
-		h, err := newConsoleRFB(s.dialed) // vencrypt.go
+	o := s.op
+	o.setupStart = time.Now()
+	if o.dialed.SecurityProxy != auth.SecurityProxyOff {
+		h, err := newConsoleRFB(o.dialed) // vencrypt.go
 		if err != nil {
-			s.srv.log.Error("console security proxy misconfigured", "target", s.target.String(), "err", err)
+			s.srv.log.Error("console security proxy misconfigured", "target", s.target().String(), "err", err)
 			return s.refuse(errConsoleRFB, ReasonRefused)
 		}
-		s.rfbConsole = h
+		o.rfbConsole = h
 	}
-	if p := s.dialed.TunnelPath; p != "" {
+	if p := o.dialed.TunnelPath; p != "" {
 		if !validTunnelPath(p) {
 			return s.refuse(errTunnelPath, ReasonRefused)
 		}
-		s.tunnelPending = true
+		o.tunnelPending = true
 		// Nova's form: no Host header, nothing after the blank line.
 		_, _ = s.cw.Write([]byte("CONNECT " + p + " HTTP/1.1\r\n\r\n"))
 	}
@@ -71,11 +72,12 @@ func validTunnelPath(p string) bool {
 // the console socket's buffer, for the relay once the 101 has gone out.
 func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 	buf, _ := s.cw.Peek(-1)
-	if s.tunnelPending {
+	o := s.op
+	if o.tunnelPending {
 		end, err := tunnelAnswer(buf)
 		switch {
 		case err != nil:
-			s.srv.log.Warn("console tunnel refused", "client", s.client, "target", s.target.String(),
+			s.srv.log.Warn("console tunnel refused", "client", s.logClient(), "target", s.target().String(),
 				"token_mask", s.tokenMask, "err", err)
 			s.apply(s.refuse(errTunnelRefused, ReasonRefused))
 			return gnet.None
@@ -84,9 +86,9 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 		}
 		_, _ = s.cw.Discard(end)
 		buf = buf[end:]
-		s.tunnelPending = false
+		o.tunnelPending = false
 	}
-	if h := s.rfbConsole; h != nil {
+	if h := o.rfbConsole; h != nil {
 		n, err := h.Feed(buf)
 		var scratch [64]byte // the relay's answers here: a version line, a type, VeNCrypt's 0.2 and sub-type
 		if out := h.AppendOutput(scratch[:0]); len(out) > 0 && err == nil {
@@ -104,8 +106,8 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 		if !h.Done() {
 			return gnet.None
 		}
-		s.rfbConsole = nil
-		s.rfbBrowser = new(rfb.BrowserHandshake)
+		o.rfbConsole = nil
+		o.rfbBrowser = new(rfb.BrowserHandshake)
 	}
 	s.apply(s.startRelay())
 	return gnet.None
@@ -139,27 +141,27 @@ func tunnelAnswer(b []byte) (int, error) {
 // the browser has chosen None; what follows goes to the console. It returns
 // how many bytes of p it used.
 func (s *session) fromBrowserRFB(p []byte) (int, gnet.Action) {
-	h := s.rfbBrowser
+	h := s.op.rfbBrowser
 	n, err := h.Feed(p)
 	if out := h.AppendOutput(nil); len(out) > 0 {
 		s.writeBinary(out)
 	}
 	if err != nil {
-		s.rfbBrowser = nil
+		s.releaseOpen() // the open ends with the browser's RFB handshake
 		var re *rfb.Error
 		reason := "RFB handshake failed"
 		if errors.As(err, &re) {
 			reason = "RFB: " + re.Code.Reason()
 		}
-		s.srv.log.Info("browser RFB handshake failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
+		s.srv.log.Info("browser RFB handshake failed", "client", s.logClient(), "token_mask", s.tokenMask, "err", err)
 		s.setReason(ReasonProtocol)
 		return n, s.sendClose(wsframe.AppendClosePayload(nil, wsframe.ClosePolicyViolation, truncateReason(reason)))
 	}
 	if h.Done() {
-		s.rfbBrowser = nil
+		s.releaseOpen() // the open ends with the browser's RFB handshake
 		if s.console != nil {
 			_ = s.console.ResumeRead()
-			if s.ctls != nil || s.cw.InboundBuffered() > 0 {
+			if s.ctls() != nil || s.cw.InboundBuffered() > 0 {
 				s.fromConsole(s.console) // the console spoke early; it waited for the proxy
 			}
 		}
@@ -169,10 +171,11 @@ func (s *session) fromBrowserRFB(p []byte) (int, gnet.Action) {
 
 // writeBinary sends p to the browser as one binary frame.
 func (s *session) writeBinary(p []byte) {
-	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, len(p))
-	s.iov[0], s.iov[1] = s.hdr[:hn], p
-	_, _ = s.bw.Writev(s.iov[:])
-	s.iov[1] = nil
+	ls := s.loop
+	hn := wsframe.PutHeader(ls.hdr[:], true, wsframe.OpBinary, len(p))
+	ls.iov[0], ls.iov[1] = ls.hdr[:hn], p
+	_, _ = s.bw.Writev(ls.iov[:])
+	ls.iov[0], ls.iov[1] = nil, nil
 }
 
 // truncateReason keeps a close reason within a close frame's 123 bytes.

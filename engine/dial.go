@@ -38,19 +38,18 @@ const (
 	consoleKeepAliveCount    = 9
 )
 
-// dialAttempt is a console connection in progress from the loop.
-type dialAttempt struct {
-	start time.Time       // the first connect(2), for the dial histogram
-	next  []unix.Sockaddr // addresses still to try, in order, if this one fails
-}
-
 // lookup resolves the token on the loop when the resolver can answer at
 // once and the console's address needs no name lookup; otherwise a worker
 // does both (connect).
+//
+// The worker is handed what it reads of the open's state (the resolver and
+// the page's scheme): the session's sessionOpen goes back to the loop's
+// free list if the session ends while the worker runs.
 func (s *session) lookup(token string) gnet.Action {
-	im, ok := s.pol.resolver.(auth.ImmediateResolver)
+	res, ps := s.op.pol.resolver, s.op.pageScheme
+	im, ok := res.(auth.ImmediateResolver)
 	if !ok {
-		return s.startJob(func() { s.connect(token) })
+		return s.startJob(func() { s.connect(res, ps, token) })
 	}
 	start := time.Now()
 	t, err := im.ResolveNow(token)
@@ -59,10 +58,10 @@ func (s *session) lookup(token string) gnet.Action {
 		sa = sockaddrNow(&t) // nil: a host name to look up
 	}
 	if errors.Is(err, auth.ErrWouldBlock) || err == nil && sa == nil {
-		return s.startJob(func() { s.connect(token) })
+		return s.startJob(func() { s.connect(res, ps, token) })
 	}
 	s.srv.lat.lookup.since(start)
-	if refusal, cause := s.admitTarget(token, &t, err); refusal != nil {
+	if refusal, cause := s.admitTarget(ps, token, &t, err); refusal != nil {
 		return s.refuseTarget(refusal, cause)
 	}
 	s.beginConnecting()
@@ -73,14 +72,14 @@ func (s *session) lookup(token string) gnet.Action {
 // address, and hands them to the loop, which connects (dialTarget), or
 // reports why not. The token is only ever in this goroutine, the resolver,
 // and the loop's task that takes the hand-over.
-func (s *session) connect(token string) {
+func (s *session) connect(res auth.Resolver, ps pageScheme, token string) {
 	srv := s.srv
 	ctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ConnectTimeout)
 	defer cancel()
 	start := time.Now()
-	target, err := s.pol.resolver.Resolve(ctx, token)
+	target, err := res.Resolve(ctx, token)
 	srv.lat.lookup.since(start)
-	if refusal, cause := s.admitTarget(token, &target, err); refusal != nil {
+	if refusal, cause := s.admitTarget(ps, token, &target, err); refusal != nil {
 		s.report(refusal, cause)
 		return
 	}
@@ -106,25 +105,25 @@ func (s *session) connect(token string) {
 	}))
 	if err != nil {
 		s.dropTokenSlot()
-		srv.log.Debug("console hand-over after loop stop", "client", s.client)
+		srv.log.Debug("console hand-over after loop stop", "client", s.logClient())
 	}
 }
 
 // admitTarget applies what follows a lookup, on a worker or on the loop: the
-// lookup's error, the page's scheme against the console URL's, the
+// lookup's error, the page's scheme ps against the console URL's, the
 // per-token limit. It returns the refusal and, for the log, its cause. t is
 // nil only with an error.
-func (s *session) admitTarget(token string, t *auth.Target, err error) (*wsframe.HTTPError, error) {
+func (s *session) admitTarget(ps pageScheme, token string, t *auth.Target, err error) (*wsframe.HTTPError, error) {
 	if err != nil {
 		if errors.Is(err, auth.ErrUnknownToken) {
 			s.logRefusalReason(err) // refusalreason.go
 			return errForbidden, nil
 		}
 		s.srv.stats.lookupErrors.Add(1)
-		s.srv.log.Error("token lookup failed", "client", s.client, "token_mask", s.tokenMask, "err", err)
+		s.srv.log.Error("token lookup failed", "client", s.logClient(), "token_mask", s.tokenMask, "err", err)
 		return errStoreDown, nil
 	}
-	if !s.pageScheme.allowed(t) {
+	if !ps.allowed(t) {
 		return errOriginScheme, errors.New("page scheme does not match the console URL's " + t.AccessScheme)
 	}
 	if refusal := s.admitToken(token); refusal != nil {
@@ -137,7 +136,7 @@ func (s *session) admitTarget(token string, t *auth.Target, err error) (*wsframe
 // there is one.
 func (s *session) refuseTarget(refusal *wsframe.HTTPError, cause error) gnet.Action {
 	if cause != nil {
-		s.srv.log.Warn("console unreachable", "client", s.client, "token_mask", s.tokenMask,
+		s.srv.log.Warn("console unreachable", "client", s.logClient(), "token_mask", s.tokenMask,
 			"status", refusal.Status, "err", cause)
 	}
 	return s.refuse(refusal, ReasonRefused)
@@ -174,12 +173,13 @@ func (s *session) pauseEarlyBrowser() bool {
 // dialTarget starts connecting to the console on the loop, in
 // stateConnecting, with the target resolved and its addresses known.
 func (s *session) dialTarget(t *auth.Target, token string, sas []unix.Sockaddr) gnet.Action {
-	s.dialed = t
+	o := s.op
+	o.dialed = t
 	if s.srv.revoke != nil {
-		s.revokeToken = token
+		o.revokeToken = token
 	}
 	s.claimTokenSlot()
-	s.dial = &dialAttempt{start: time.Now()}
+	o.dial, o.dialing = dialAttempt{start: time.Now()}, true
 	return s.dialNext(sas)
 }
 
@@ -195,7 +195,7 @@ func (s *session) dialNext(sas []unix.Sockaddr) gnet.Action {
 			var c gnet.Conn
 			if c, err = gnet.ConnectFD(s.browser, fd, sa, s); err == nil {
 				s.console = c // closeConsole ends the attempt, as it closes a console
-				s.dial.next = sas[i+1:]
+				s.op.dial.next = sas[i+1:]
 				return gnet.None
 			}
 		}
@@ -208,7 +208,7 @@ func (s *session) dialNext(sas []unix.Sockaddr) gnet.Action {
 // address is tried, or the request refused.
 func (s *session) connectFailed(err error) gnet.Action {
 	s.srv.stats.dialFailures.Add(1)
-	if next := s.dial.next; len(next) > 0 {
+	if next := s.op.dial.next; len(next) > 0 {
 		return s.dialNext(next)
 	}
 	return s.dialFailed(errConsoleRefused, err)
@@ -225,9 +225,10 @@ func (s *session) dialTimedOut() gnet.Action {
 // A system error is logged as it is: it never holds the address, which may
 // hold the token (auth.Target.AddressHoldsToken).
 func (s *session) dialFailed(refusal *wsframe.HTTPError, err error) gnet.Action {
-	s.srv.lat.dial.since(s.dial.start)
-	s.dial = nil
-	return s.refuseTarget(refusal, fmt.Errorf("dial console %s: %w", s.dialed, err))
+	o := s.op
+	s.srv.lat.dial.since(o.dial.start)
+	o.dialing, o.dial = false, dialAttempt{}
+	return s.refuseTarget(refusal, fmt.Errorf("dial console %s: %w", o.dialed, err))
 }
 
 // connectNonblock opens a non-blocking stream socket for sa and issues

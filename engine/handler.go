@@ -77,8 +77,9 @@ func (h *handler) OnDrain(c gnet.Conn) {
 // openBrowser starts a session on its loop.
 func (s *session) openBrowser(c gnet.Conn) {
 	s.browser, s.bw = c, c
-	s.startClient()
 	s.loop = s.srv.loopFor(c)
+	s.op = s.loop.takeOpen()
+	s.startClient()
 	s.loop.add(s)
 	s.loop.now = time.Now().UnixNano()
 	s.deadline = s.loop.now + int64(s.srv.cfg.HandshakeTimeout)
@@ -97,23 +98,19 @@ func (s *session) browserClosed(err error) {
 	}
 	s.releaseConsole()
 	s.dropPipe() // what the browser did not take is lost with it (splice.go)
-	if s.btls != nil {
+	if w := s.btls(); w != nil {
 		s.releaseTLSPlace()
-		s.btls.closed()
+		w.closed()
 	}
 	s.releaseLimits()
 	s.loop.remove(s)
-	if s.head != nil {
-		putHead(s.head)
-		s.head = nil
-	}
+	s.releaseOpen() // the request head back to its pool, the token dropped
 	st := &s.srv.stats
 	st.connections.Add(-1)
 	if prev.pending() {
 		st.pending.Add(-1)
 	}
 	st.closed[s.reason].Add(1)
-	s.revokeToken = ""
 	if s.relayed {
 		if s.srv.revoke != nil {
 			s.srv.revoke.remove(s)
@@ -138,18 +135,18 @@ func (s *session) consoleClosed(c gnet.Conn, err error) {
 		s.apply(s.connectFailed(err))
 		return
 	}
-	if s.ctls != nil {
-		s.ctls.closed()
+	if w := s.ctls(); w != nil {
+		w.closed()
 	}
 	if s.state == stateConsoleSetup {
 		if s.inVeNCrypt() { // vencrypt.go: QEMU refuses a client certificate so
 			s.vencryptClosed()
 			return
 		}
-		s.srv.log.Warn("console closed during its handshake", "client", s.client, "target", s.target.String(),
+		s.srv.log.Warn("console closed during its handshake", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "err", err)
 		refusal := errConsoleGone
-		if s.ctls != nil && !s.ctls.tr.onLoop {
+		if w := s.ctls(); w != nil && !w.tr.onLoop {
 			refusal = errConsoleTLS // it closed on our TLS handshake (its alert, or ours)
 		}
 		s.apply(s.refuse(refusal, ReasonRefused))

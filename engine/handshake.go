@@ -40,7 +40,8 @@ func (s *session) handshake() gnet.Action {
 	c := s.bw
 	cfg := &s.srv.cfg
 	chunk, _ := c.Peek(-1)
-	if s.head == nil {
+	o := s.op
+	if o.head == nil {
 		if len(chunk) > 0 && cfg.TLS == nil && isTLSStart(chunk[0]) {
 			// No request line starts with a TLS record's first byte: answer at
 			// once instead of at the handshake deadline (the client cannot
@@ -56,11 +57,11 @@ func (s *session) handshake() gnet.Action {
 			_, _ = c.Discard(end)
 			return act
 		}
-		s.head = headPool.Get()
+		o.head = headPool.Get()
 	}
-	prev := s.head.Len()
-	_, _ = s.head.Write(chunk)
-	end, err := wsframe.FindRequestEnd(s.head.B, prev, cfg.MaxRequestBytes, cfg.MaxRequestHeaders)
+	prev := o.head.Len()
+	_, _ = o.head.Write(chunk)
+	end, err := wsframe.FindRequestEnd(o.head.B, prev, cfg.MaxRequestBytes, cfg.MaxRequestHeaders)
 	switch {
 	case err != nil:
 		_, _ = c.Discard(len(chunk))
@@ -70,9 +71,11 @@ func (s *session) handshake() gnet.Action {
 		return gnet.None
 	}
 	_, _ = c.Discard(end - prev)
-	act := s.request(s.head.B[:end])
-	putHead(s.head)
-	s.head = nil
+	act := s.request(o.head.B[:end])
+	if s.op == o && o.head != nil { // a nested close may have ended the session meanwhile
+		putHead(o.head)
+		o.head = nil
+	}
 	return act
 }
 
@@ -85,9 +88,10 @@ func (s *session) request(head []byte) gnet.Action {
 	}
 	s.forwardedFor(head)
 	pol := s.srv.policy.Load() // once per request: a reload applies to the next ones
-	s.pol = pol
+	o := s.op
+	o.pol = pol
 	if !req.Upgrade {
-		s.plainHTTP = true
+		o.plainHTTP = true
 		if pol.webAuth {
 			if err := s.authenticate(&req); err != nil {
 				return s.refuse(err, ReasonRefused)
@@ -116,9 +120,9 @@ func (s *session) request(head []byte) gnet.Action {
 	if token == "" && !auth.TokenOptional(pol.resolver) {
 		return s.refuse(errForbidden, ReasonRefused)
 	}
-	s.resp = resp
+	o.resp = resp
 	if pol.origins != nil {
-		s.pageScheme = pageSchemeOf(&req)
+		o.pageScheme = pageSchemeOf(&req)
 	}
 	return s.lookup(token) // dial.go
 }
@@ -148,7 +152,7 @@ func (s *session) report(refusal *wsframe.HTTPError, cause error) {
 		return nil
 	}))
 	if err != nil {
-		s.srv.log.Debug("report after loop stop", "client", s.client)
+		s.srv.log.Debug("report after loop stop", "client", s.logClient())
 	}
 }
 
@@ -160,13 +164,14 @@ func (s *session) openConsole(c gnet.Conn) gnet.Action {
 	if s.state != stateConnecting {
 		return gnet.Close // the browser left, or the request timed out, meanwhile
 	}
-	if d := s.dial; d != nil {
-		s.srv.lat.dial.since(d.start)
-		s.dial = nil
+	o := s.op
+	if o.dialing {
+		s.srv.lat.dial.since(o.dial.start)
+		o.dialing, o.dial = false, dialAttempt{}
 	}
 	s.console, s.cw = c, c
-	d := s.dialed
-	s.target = consoleAddr{network: d.Network, address: d.Address, holdsToken: d.AddressHoldsToken}
+	d := o.dialed
+	s.targetAddr, s.targetUnix, s.targetHolds = d.Address, d.Network == "unix", d.AddressHoldsToken
 	if s.srv.cfg.TargetTLS != nil {
 		s.startTargetTLS() // tlsclient.go: TLS first, then the setup or the relay
 		return gnet.None
@@ -190,20 +195,29 @@ func (s *session) startRelay() gnet.Action {
 	st.consoles.Add(1)
 	st.opened.Add(1)
 	s.srv.lat.openDone(s)
-	s.lastActive, s.lastPing = s.loop.now, s.loop.now
-	if d := s.dialed; d != nil && !d.Expires.IsZero() && s.pol.enforceTokenExpiry {
-		s.expires = d.Expires.UnixNano()
+	s.lastActive = s.loop.now
+	o := s.op
+	if s.srv.cfg.Heartbeat > 0 {
+		s.extra().lastPing = s.loop.now
 	}
-	s.pol = nil // the console outlives a reload: let the old policy go
-	if r := s.srv.revoke; r != nil && s.dialed != nil {
-		r.add(s, s.revokeToken, s.dialed)
-		s.revokeToken = ""
+	if d := o.dialed; d != nil && !d.Expires.IsZero() && o.pol.enforceTokenExpiry {
+		s.extra().expires = d.Expires.UnixNano()
 	}
-	s.dialed = nil // the setup is over: only the address is kept
+	if r := s.srv.revoke; r != nil && o.dialed != nil {
+		r.add(s, o.revokeToken, o.dialed)
+	}
 	s.startRecording()
-	resp := s.resp
-	s.resp = nil
-	if h := s.rfbBrowser; h != nil {
+	resp := o.resp
+	h := o.rfbBrowser
+	if h == nil {
+		// The open is over: the policy (the console outlives a reload),
+		// the target (only its address is kept) and the token go.
+		s.releaseOpen()
+	} else {
+		// The browser's RFB handshake still needs it; nothing else does.
+		o.pol, o.dialed, o.revokeToken, o.resp = nil, nil, "", nil
+	}
+	if h != nil {
 		// The console waits for ClientInit and has nothing to say until the
 		// browser is through; its reads stay paused so that a console that
 		// speaks anyway cannot fill the relay meanwhile.
@@ -212,19 +226,19 @@ func (s *session) startRelay() gnet.Action {
 		// rides in the segment that carries the 101.
 		var first [wsframe.MaxHeaderSize + 16]byte
 		out := h.AppendOutput(first[wsframe.MaxHeaderSize:wsframe.MaxHeaderSize])
-		hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, len(out))
-		resp = append(append(resp, s.hdr[:hn]...), out...)
+		hn := wsframe.PutHeader(s.loop.hdr[:], true, wsframe.OpBinary, len(out))
+		resp = append(append(resp, s.loop.hdr[:hn]...), out...)
 	}
 	_, _ = s.bw.Write(resp)
 	if s.state == stateClosed {
 		return gnet.None
 	}
-	s.srv.log.Info("console open", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask)
+	s.srv.log.Info("console open", "client", s.logClient(), "target", s.target().String(), "token_mask", s.tokenMask)
 	_ = s.browser.ResumeRead()
-	if s.console != nil && (s.ctls != nil || s.cw.InboundBuffered() > 0) && s.rfbBrowser == nil {
+	if s.console != nil && (s.ctls() != nil || s.cw.InboundBuffered() > 0) && s.rfbBrowser() == nil {
 		s.fromConsole(s.console) // console bytes that followed the tunnel's answer
 	}
-	if s.state == stateRelaying && (s.btls != nil || s.bw.InboundBuffered() > 0) {
+	if s.state == stateRelaying && (s.btls() != nil || s.bw.InboundBuffered() > 0) {
 		return s.fromBrowser()
 	}
 	return gnet.None
@@ -247,8 +261,8 @@ func (s *session) refuse(err error, why Reason) gnet.Action {
 	s.setReason(why)
 	s.srv.stats.refused.Add(1)
 	s.srv.stats.refusals[refusalSlot(he.Status)].Add(1)
-	s.srv.log.Info("request refused", "client", s.client, "status", he.Status, "reason", he.Reason, "token_mask", s.tokenMask)
-	if s.plainHTTP {
+	s.srv.log.Info("request refused", "client", s.logClient(), "status", he.Status, "reason", he.Reason, "token_mask", s.tokenMask)
+	if s.op != nil && s.op.plainHTTP {
 		extra := ReasonHeader + ": " + he.Reason
 		if he.Header != "" {
 			extra = he.Header + "\r\n" + extra

@@ -105,9 +105,9 @@ func (s *Server) Latencies() Latencies {
 // and, when there was one, the console setup.
 func (l *latencies) openDone(s *session) {
 	now := time.Now()
-	l.handshake.observe(now.Sub(s.opened))
-	if !s.setupStart.IsZero() {
-		l.setup.observe(now.Sub(s.setupStart))
-		s.setupStart = time.Time{}
+	l.handshake.observe(time.Duration(now.UnixNano() - s.opened))
+	if o := s.op; !o.setupStart.IsZero() {
+		l.setup.observe(now.Sub(o.setupStart))
+		o.setupStart = time.Time{}
 	}
 }

@@ -278,13 +278,13 @@ func rateRefusal(wait int64) *wsframe.HTTPError {
 // (a process on the relay's host: a local proxy that forwards no address,
 // or local tooling) is not limited per client; a forwarded address always is.
 func (s *session) admit(req *wsframe.Request) *wsframe.HTTPError {
-	if !s.forwarded && s.clientIP.IsLoopback() {
+	if !s.forwarded && s.clientIP().IsLoopback() {
 		return nil
 	}
-	e, refusal := s.srv.limits.admitClient(s.clientIP, s.loop.now)
+	e, refusal := s.srv.limits.admitClient(s.clientIP(), s.loop.now)
 	s.clientSlot = e
 	if refusal != nil {
-		if token, _, err := auth.TokenFrom(req, s.pol.hostToken); err == nil {
+		if token, _, err := auth.TokenFrom(req, s.op.pol.hostToken); err == nil {
 			s.tokenMask = auth.Mask(token)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/vncrelay/vncrelay/wsframe"
 )
 
 // loopState is what the engine keeps per event loop: the sessions on it, for
@@ -21,8 +23,16 @@ type loopState struct {
 
 	closedIn, closedOut int64 // bytes of the consoles that closed on this loop (LoopInfo)
 
-	lingering []lingering // console sockets flushing what their gone browsers sent (consoleflush.go)
-	pipes     pipePool    // empty pipes for splice (splice.go)
+	lingering []lingering    // console sockets flushing what their gone browsers sent (consoleflush.go)
+	pipes     pipePool       // empty pipes for splice (splice.go)
+	freeOpens []*sessionOpen // the open state of finished opens, for reuse (sessionopen.go)
+
+	// Scratch for a console → browser frame: its header and the iovec it
+	// goes out with, used within one call on the loop. gnet's writev copies
+	// what the socket does not take, and the TLS layer stages the header
+	// into a record of its own (tlswire.go), so neither keeps them.
+	hdr [wsframe.MaxHeaderSize]byte
+	iov [2][]byte
 }
 
 func newLoopState(srv *Server, el gnet.EventLoop, index int) *loopState {
@@ -35,7 +45,7 @@ func newLoopState(srv *Server, el gnet.EventLoop, index int) *loopState {
 }
 
 func (ls *loopState) add(s *session) {
-	s.idx = len(ls.sessions)
+	s.idx = int32(len(ls.sessions))
 	ls.sessions = append(ls.sessions, s)
 }
 

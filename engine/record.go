@@ -16,14 +16,16 @@ type ConsoleRecorder interface {
 // relaying.
 func (s *session) startRecording() {
 	if f := s.srv.cfg.Recorder; f != nil {
-		s.rec = f(s.loop.now)
+		if rec := f(s.loop.now); rec != nil {
+			s.extra().rec = rec
+		}
 	}
 }
 
 // stopRecording ends the console's recording, once.
 func (s *session) stopRecording() {
-	if s.rec != nil {
-		s.rec.Close()
-		s.rec = nil
+	if x := s.ext; x != nil && x.rec != nil {
+		x.rec.Close()
+		x.rec = nil
 	}
 }

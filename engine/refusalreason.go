@@ -8,6 +8,6 @@ import "github.com/vncrelay/vncrelay/auth"
 // follows gives the status. A bare unknown token logs nothing here.
 func (s *session) logRefusalReason(err error) {
 	if why := auth.RefusalReason(err); why != "" {
-		s.srv.log.Info("token refused", "client", s.client, "token_mask", s.tokenMask, "reason", why)
+		s.srv.log.Info("token refused", "client", s.logClient(), "token_mask", s.tokenMask, "reason", why)
 	}
 }

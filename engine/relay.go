@@ -18,10 +18,10 @@ func (s *session) fromBrowser() gnet.Action {
 	if s.pauseEarlyBrowser() {
 		return gnet.None
 	}
-	if s.btls != nil {
+	if s.btls() != nil {
 		return s.fromBrowserTLS()
 	}
-	if s.state == stateHandshake && s.head == nil {
+	if s.state == stateHandshake && s.op.head == nil {
 		if act, next := s.proxyHeader(); !next {
 			return act
 		}
@@ -76,7 +76,7 @@ func (s *session) frames() gnet.Action {
 		case wsframe.StepMore:
 			return gnet.None
 		case wsframe.StepData:
-			if s.rfbBrowser != nil && s.state == stateRelaying {
+			if s.state == stateRelaying && s.rfbBrowser() != nil {
 				used, act := s.fromBrowserRFB(step.Payload)
 				if act != gnet.None || s.state != stateRelaying {
 					_, _ = c.Discard(step.N)
@@ -87,8 +87,8 @@ func (s *session) frames() gnet.Action {
 			if s.console != nil && s.state == stateRelaying && len(step.Payload) > 0 {
 				s.bytesIn += int64(step.N)
 				s.lastActive = s.loop.now
-				if s.rec != nil {
-					s.rec.Record(s.loop.now, true, step.Payload)
+				if rec := s.recorder(); rec != nil {
+					rec.Record(s.loop.now, true, step.Payload)
 				}
 				_, _ = s.cw.Write(step.Payload) // a failed write closes the console; OnClose handles it
 			}
@@ -112,7 +112,9 @@ func (s *session) control(op wsframe.Opcode, payload []byte) gnet.Action {
 			s.writeFrame(wsframe.OpPong, payload)
 		}
 	case wsframe.OpPong:
-		s.awaitPong = false
+		if x := s.ext; x != nil {
+			x.awaitPong = false
+		}
 	case wsframe.OpClose:
 		code, _, err := wsframe.ParseClosePayload(payload)
 		if err != nil {
@@ -228,7 +230,7 @@ func (s *session) flushed() gnet.Action {
 // browser is slower than the console, the console's reads are paused until the
 // browser's buffer drains to half of HighWater.
 func (s *session) fromConsole(c gnet.Conn) gnet.Action {
-	if s.ctls != nil && c == s.console {
+	if c == s.console && s.ctls() != nil {
 		return s.fromConsoleTLS(c) // tlsclient.go
 	}
 	return s.consoleInput(c)
@@ -240,7 +242,7 @@ func (s *session) consoleInput(c gnet.Conn) gnet.Action {
 	switch {
 	case c == s.console && s.state == stateConsoleSetup:
 		return s.fromConsoleSetup(c)
-	case c == s.console && s.rfbBrowser != nil:
+	case c == s.console && s.rfbBrowser() != nil:
 		return gnet.None // held until the browser's RFB handshake is done
 	case c != s.console:
 		_, _ = c.Discard(-1)
@@ -254,15 +256,16 @@ func (s *session) consoleInput(c gnet.Conn) gnet.Action {
 	if n == 0 {
 		return gnet.None
 	}
-	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, n)
-	s.iov[0], s.iov[1] = s.hdr[:hn], buf
-	_, _ = s.bw.Writev(s.iov[:])
-	s.iov[1] = nil
+	ls := s.loop
+	hn := wsframe.PutHeader(ls.hdr[:], true, wsframe.OpBinary, n)
+	ls.iov[0], ls.iov[1] = ls.hdr[:hn], buf
+	_, _ = s.bw.Writev(ls.iov[:])
+	ls.iov[0], ls.iov[1] = nil, nil
 	if s.state == stateClosed {
 		return gnet.None // the write failed: the browser is gone and so is c
 	}
-	if s.rec != nil {
-		s.rec.Record(s.loop.now, false, buf)
+	if rec := s.recorder(); rec != nil {
+		rec.Record(s.loop.now, false, buf)
 	}
 	_, _ = s.cw.Discard(n)
 	s.bytesOut += int64(n)
@@ -317,7 +320,7 @@ func (s *session) logClose() {
 	st.bytesOut.Add(uint64(s.bytesOut))
 	s.loop.closedIn += s.bytesIn
 	s.loop.closedOut += s.bytesOut
-	s.srv.log.Info("console closed", "client", s.client, "target", s.target.String(), "token_mask", s.tokenMask,
-		"bytes_in", s.bytesIn, "bytes_out", s.bytesOut, "duration", time.Since(s.opened).Round(time.Millisecond),
+	s.srv.log.Info("console closed", "client", s.logClient(), "target", s.target().String(), "token_mask", s.tokenMask,
+		"bytes_in", s.bytesIn, "bytes_out", s.bytesOut, "duration", time.Duration(time.Now().UnixNano()-s.opened).Round(time.Millisecond),
 		"code", uint16(s.closeCode), "reason", s.reason.String())
 }

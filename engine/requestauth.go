@@ -9,7 +9,7 @@ import (
 // request, on the loop: the plugins only compare bytes. nil means the request
 // may go on, or no plugin is configured.
 func (s *session) authenticate(req *wsframe.Request) error {
-	a := s.pol.requestAuth
+	a := s.op.pol.requestAuth
 	if a == nil {
 		return nil
 	}
@@ -20,8 +20,8 @@ func (s *session) authenticate(req *wsframe.Request) error {
 // request: the common name of its verified TLS client certificate.
 func (s *session) peer() auth.Peer {
 	var p auth.Peer
-	if s.btls != nil {
-		p.ClientCertCN = s.btls.peerCN()
+	if w := s.btls(); w != nil {
+		p.ClientCertCN = w.peerCN()
 	}
 	return p
 }

@@ -215,7 +215,7 @@ func (r *revoker) revoke(c revokeTarget, why string) {
 		if s.state != stateRelaying {
 			return nil // ended meanwhile
 		}
-		s.srv.log.Info("console token revoked", "client", s.client, "target", s.target.String(),
+		s.srv.log.Info("console token revoked", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "why", why)
 		s.closeWith(wsframe.ClosePolicyViolation, closeRevoked, ReasonRevoked)
 		return nil

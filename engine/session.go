@@ -5,108 +5,88 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/valyala/bytebufferpool"
 
 	"github.com/vncrelay/vncrelay/auth"
-	"github.com/vncrelay/vncrelay/rfb"
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
 // session is one browser connection and, once dialed, its console. Both
 // sockets are on the same event loop, whose goroutine owns every field below
 // "Owned by the event loop".
+//
+// An idle console holds a session for as long as it is open, so the struct
+// is kept small (sessionsize_test.go pins its size class): what only the
+// open needs is in op, taken from the loop's free list and given back when
+// the relay starts; what few consoles need (recording, token expiry,
+// heartbeat) is in ext, allocated for those alone (sessionopen.go). The TLS
+// layers are the wires themselves (btls, ctls).
 type session struct {
 	// Set at accept.
 	srv    *Server
-	client string // browser address, kept because gnet forgets it at close
-	opened time.Time
+	opened int64 // unix ns when the connection was accepted
 
 	// Owned by the event loop.
 	loop     *loopState
-	idx      int // position in loop.sessions; -1 when not listed
-	state    state
-	relayed  bool // reached stateRelaying: counted in Consoles, logged at close
+	op       *sessionOpen  // the open's state, from openBrowser until the relay starts; nil after
+	ext      *sessionExtra // --record, token expiry, --heartbeat; nil when none applies
 	browser  gnet.Conn
 	console  gnet.Conn
 	deadline int64 // unix ns: handshake, connect or close deadline, by state
 
 	// The plaintext of each side: browser and console themselves, or their
-	// TLS layers btls and ctls (tlswire.go).
-	bw, cw     wire
-	btls, ctls *tlsWire
+	// TLS layers (a *tlsWire: btls, ctls; tlswire.go).
+	bw, cw wire
 
-	// Handshake.
-	head      *bytebufferpool.ByteBuffer // request head gathered over several reads; nil if it came whole
-	plainHTTP bool                       // the request is not an upgrade: refusals may carry a body
-	resp      []byte                     // the 101 response, sent once the console is dialed
-	tokenMask string                     // auth.Mask of the token: the token itself never leaves the worker
-	pol       *policy                    // the policy read at the request's head; nil once relaying
-	target    consoleAddr                // where the console is, for log lines
-	// dialed is written by the connect worker before it enrolls the console
-	// socket, and read only from openConsole on, which the enrollment runs
-	// after (the loop's task queue orders the two). The loop keeps it while
-	// the console setup needs it (tunnel path, security proxy, expiry) and
-	// drops it when the relay starts: an open console holds only target.
-	dialed *auth.Target
-	// dial is the console's connect in progress from the loop (dial.go),
-	// while console is the connecting socket; nil otherwise.
-	dial *dialAttempt
-	// revokeToken is the token, kept only with Config.RevokeCheck on: written
-	// by the connect worker with dialed, handed to the revoker's registry
-	// when the relay starts and cleared.
-	revokeToken string
-
-	// Console setup (Nova): a CONNECT tunnel, the RFB security proxy. The
-	// handshakes are allocated for the sessions that need them and dropped
-	// when done.
-	tunnelPending bool                  // CONNECT sent, its answer not read yet
-	pageScheme    pageScheme            // the page's scheme, for a target's AccessScheme
-	expires       int64                 // unix ns when the token expires (EnforceTokenExpiry); 0 never
-	setupStart    time.Time             // when the console setup began; zero when there was none
-	rfbConsole    *rfb.ConsoleHandshake // before the 101
-	rfbBrowser    *rfb.BrowserHandshake // after the 101, until the browser chose None
+	tokenMask string // auth.Mask of the token: the token itself never leaves the worker
+	// targetAddr is where the console is, for log lines (with targetUnix and
+	// targetHoldsToken: consoleAddr's fields, kept flat to keep the struct
+	// in its size class); "" before the dial.
+	targetAddr string
 
 	// Browser → console frames, parsed in place.
 	stream wsframe.ClientStream
 
-	// Console → browser frame header and the iovec it goes out with.
-	hdr [wsframe.MaxHeaderSize]byte
-	iov [2][]byte
 	// pipe holds console bytes on their way to the browser by splice while
-	// the browser socket is full; nil otherwise (splice.go). spliceNext: the
-	// next console read is predicted large enough to splice.
-	pipe       *splicePipe
-	spliceNext bool
+	// the browser socket is full; nil otherwise (splice.go).
+	pipe *splicePipe
 
-	// Liveness.
-	lastActive  int64 // unix ns of the last byte either way (loop clock)
-	lastPing    int64
-	awaitPong   bool
-	closeSent   bool // our close frame is written
-	peerClosed  bool // the browser's close frame was received
-	halfClosed  bool // our write side is shut down, waiting for the browser to close
-	closeCode   wsframe.CloseCode
-	reason      Reason
-	bytesIn     int64
-	bytesOut    int64
-	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
+	// Liveness and counts.
+	lastActive int64 // unix ns of the last byte either way (loop clock)
+	bytesIn    int64
+	bytesOut   int64
 
-	rec ConsoleRecorder // --record; nil when not recorded
-
-	// Client address and limits (clientaddr.go, limits.go).
-	clientIP   netip.Addr  // the client's address: the peer's, or forwarded by a trusted proxy
-	forwarded  bool        // clientIP came from a PROXY header or a trusted proxy's header
-	awaitProxy bool        // a PROXY header must come first (a Config.ProxyProtocol source)
+	// Client address and limits (clientaddr.go, limits.go). The address
+	// (the peer's, or forwarded by a trusted proxy) is kept as its 16 bytes
+	// and a family, clientIP() its netip.Addr: a netip.Addr is 24 bytes.
+	clientIP16 [16]byte
 	clientSlot *limitEntry // the console slot held for the client's address
-	// tokenSlot is written by the connect worker before it enrolls the
-	// console socket (as dialed); the loop owns it from claimTokenSlot on.
-	tokenSlot  *limitEntry
-	tokenOwned bool // the loop claimed tokenSlot: released when the session ends
+	// tokenSlot is written by the connect worker before it hands the
+	// console's address to the loop; the loop owns it from claimTokenSlot on.
+	tokenSlot *limitEntry
+
+	idx         int32  // position in loop.sessions; -1 when not listed
+	clientPort  uint16 // the client's port; 0 when a forwarding header gave no port (logClient)
+	clientFam   uint8  // clientIP16 holds: 0 no address (not an IP socket), 4 IPv4 (its last 4 bytes), 6 IPv6
+	closeCode   wsframe.CloseCode
+	state       state
+	reason      Reason
+	pausedByWho uint8 // which side's reads we paused: pauseConsole, pauseBrowser
+	relayed     bool  // reached stateRelaying: counted in Consoles, logged at close
+	spliceNext  bool  // the next console read is predicted large enough to splice
+	targetUnix  bool  // targetAddr is a unix socket path (else host:port over TCP)
+	targetHolds bool  // targetAddr holds the token: masked in log lines
+	closeSent   bool  // our close frame is written
+	peerClosed  bool  // the browser's close frame was received
+	halfClosed  bool  // our write side is shut down, waiting for the browser to close
+	forwarded   bool  // the client's address came from a PROXY header or a trusted proxy's header
+	clientBare  bool  // the client's address came without a port (X-Forwarded-For, Forwarded): logged bare
+	tokenOwned  bool  // the loop claimed tokenSlot: released when the session ends
 }
 
-// consoleAddr is what a session keeps of its auth.Target once the console
-// is dialed: the address for log lines (auth.Target holds more, which only
-// the console setup needs).
+// consoleAddr is where a session's console is, for log lines and the status
+// page (session.target): what the session keeps of its auth.Target once the
+// console is dialed (auth.Target holds more, which only the console setup
+// needs).
 type consoleAddr struct {
 	network, address string
 	holdsToken       bool // the address holds the token: masked in String
@@ -126,9 +106,47 @@ const (
 // newSession starts a session for a browser connection from peer (the
 // address accept(2) gave).
 func newSession(srv *Server, peer netip.AddrPort) *session {
-	ip := peer.Addr().Unmap() // a dual-stack listener's IPv4 clients are logged as IPv4
-	return &session{srv: srv, client: netip.AddrPortFrom(ip, peer.Port()).String(), clientIP: ip, opened: time.Now(), idx: -1,
+	s := &session{srv: srv, clientPort: peer.Port(), opened: time.Now().UnixNano(), idx: -1,
 		stream: wsframe.ClientStream{MaxMessage: srv.cfg.MaxMessageSize, MaxFragments: srv.cfg.MaxFragments}}
+	s.setClientIP(peer.Addr())
+	return s
+}
+
+// clientIP returns the client's address: the peer's, or forwarded by a
+// trusted proxy; IPv4 as IPv4 (a dual-stack listener's IPv4 clients are
+// logged as such); the zero Addr for a peer that is not an IP socket.
+func (s *session) clientIP() netip.Addr {
+	switch s.clientFam {
+	case 4:
+		return netip.AddrFrom4([4]byte(s.clientIP16[12:]))
+	case 6:
+		return netip.AddrFrom16(s.clientIP16)
+	}
+	return netip.Addr{}
+}
+
+// setClientIP records the client's address, unmapped; a zone is dropped
+// (a client's address has none: accept(2)'s sockaddr, a PROXY header and
+// a forwarding header carry none).
+func (s *session) setClientIP(a netip.Addr) {
+	a = a.Unmap()
+	switch {
+	case a.Is4():
+		s.clientIP16, s.clientFam = a.As16(), 4
+	case a.Is6():
+		s.clientIP16, s.clientFam = a.As16(), 6
+	default:
+		s.clientIP16, s.clientFam = [16]byte{}, 0
+	}
+}
+
+// target is where the console is, for log lines and the status page.
+func (s *session) target() consoleAddr {
+	network := "tcp"
+	if s.targetUnix {
+		network = "unix"
+	}
+	return consoleAddr{network: network, address: s.targetAddr, holdsToken: s.targetHolds}
 }
 
 // tick enforces the session's deadlines; the loop's sweep calls it.
@@ -148,26 +166,33 @@ func (s *session) tick(now int64) {
 		// While a worker looks up, its context carries the connect deadline
 		// and this is a guard in case its result cannot come back; the loop's
 		// own connect is cut here.
-		if s.dial != nil && now > s.deadline {
+		if s.op.dialing && now > s.deadline {
 			s.apply(s.dialTimedOut())
 		} else if now > s.deadline+int64(time.Second) {
 			s.apply(s.refuse(errConnectTimeout, ReasonRefused))
 		}
 	case stateConsoleSetup:
 		if now > s.deadline {
-			s.srv.log.Warn("console handshake timed out", "client", s.client, "target", s.target.String(),
+			s.srv.log.Warn("console handshake timed out", "client", s.logClient(), "target", s.target().String(),
 				"token_mask", s.tokenMask)
 			s.apply(s.refuse(errSetupTimeout, ReasonRefused))
 		}
 	case stateRelaying:
+		x := s.ext
+		if x == nil { // no expiry, no heartbeat
+			if cfg.ConsoleIdleTimeout > 0 && now-s.lastActive > int64(cfg.ConsoleIdleTimeout) {
+				s.closeWith(wsframe.CloseNormal, "idle timeout", ReasonIdle)
+			}
+			return
+		}
 		switch {
-		case s.expires != 0 && now > s.expires:
+		case x.expires != 0 && now > x.expires:
 			s.closeWith(wsframe.ClosePolicyViolation, "console token expired", ReasonTokenExpired)
 		case cfg.ConsoleIdleTimeout > 0 && now-s.lastActive > int64(cfg.ConsoleIdleTimeout):
 			s.closeWith(wsframe.CloseNormal, "idle timeout", ReasonIdle)
-		case s.awaitPong && s.pausedByWho&pauseBrowser == 0 && now-s.lastPing > int64(cfg.PongTimeout):
+		case x.awaitPong && s.pausedByWho&pauseBrowser == 0 && now-x.lastPing > int64(cfg.PongTimeout):
 			s.closeWith(wsframe.ClosePolicyViolation, "no pong to heartbeat", ReasonPongTimeout)
-		case cfg.Heartbeat > 0 && !s.awaitPong && now-s.lastPing >= int64(cfg.Heartbeat):
+		case cfg.Heartbeat > 0 && !x.awaitPong && now-x.lastPing >= int64(cfg.Heartbeat):
 			s.ping(now)
 		}
 	case stateClosing:
@@ -198,12 +223,13 @@ func (s *session) goingAway(restart bool) {
 	}
 }
 
-// ping sends a heartbeat ping (websockify's --heartbeat).
+// ping sends a heartbeat ping (websockify's --heartbeat). s.ext is set.
 func (s *session) ping(now int64) {
-	n := wsframe.PutHeader(s.hdr[:], true, wsframe.OpPing, 0)
-	s.lastPing, s.awaitPong = now, true
+	s.ext.lastPing, s.ext.awaitPong = now, true
 	s.spliceFlush() // the ping follows the console bytes in the pipe
-	_, _ = s.bw.Write(s.hdr[:n])
+	hdr := s.loop.hdr[:]
+	n := wsframe.PutHeader(hdr, true, wsframe.OpPing, 0)
+	_, _ = s.bw.Write(hdr[:n])
 }
 
 // setReason records why the session ends; the first reason stands.

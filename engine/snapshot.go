@@ -102,11 +102,11 @@ func (s *Server) Consoles(ctx context.Context, max int) ([]ConsoleInfo, error) {
 
 // info copies the session's fields; it runs on the session's loop.
 func (s *session) info() ConsoleInfo {
-	ci := ConsoleInfo{Loop: s.loop.index, Client: s.client, Forwarded: s.forwarded, TokenMask: s.tokenMask, Opened: s.opened,
+	ci := ConsoleInfo{Loop: s.loop.index, Client: s.logClient().String(), Forwarded: s.forwarded, TokenMask: s.tokenMask, Opened: time.Unix(0, s.opened),
 		State: s.state.String(), BytesIn: s.bytesIn, BytesOut: s.bytesOut,
 		PausedConsole: s.pausedByWho&pauseConsole != 0, PausedBrowser: s.pausedByWho&pauseBrowser != 0}
-	if s.target.address != "" {
-		ci.Target = s.target.String()
+	if s.targetAddr != "" {
+		ci.Target = s.target().String()
 	}
 	return ci
 }

@@ -172,8 +172,8 @@ func (s *session) predictSplice(c gnet.Conn, n int) {
 
 // spliceable reports whether the console's next bytes may go by splice.
 func (s *session) spliceable() bool {
-	return s.spliceNext && s.state == stateRelaying && s.btls == nil && s.ctls == nil && s.rec == nil &&
-		s.rfbBrowser == nil && s.pipe == nil && s.console.InboundBuffered() == 0 &&
+	return s.spliceNext && s.state == stateRelaying && s.btls() == nil && s.ctls() == nil && s.recorder() == nil &&
+		s.rfbBrowser() == nil && s.pipe == nil && s.console.InboundBuffered() == 0 &&
 		s.browser.OutboundBuffered() == 0
 }
 
@@ -214,8 +214,9 @@ func (s *session) spliceIn() (bool, error) {
 	}
 	s.bytesOut += n
 	s.lastActive = s.loop.now
-	hn := wsframe.PutHeader(s.hdr[:], true, wsframe.OpBinary, int(n))
-	s.writeHeader(s.hdr[:hn])
+	hdr := s.loop.hdr[:]
+	hn := wsframe.PutHeader(hdr, true, wsframe.OpBinary, int(n))
+	s.writeHeader(hdr[:hn])
 	if s.state != stateClosed {
 		s.spliceOut(false)
 	}

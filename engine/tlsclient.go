@@ -51,7 +51,7 @@ func (s *session) startConsoleTLS(cfg *tls.Config, prefix []byte, done func(erro
 	w.tc = tls.Client(w.tr, cfg)
 	timeout := max(time.Duration(s.deadline-time.Now().UnixNano()), time.Millisecond)
 	s.runTLSHandshake(w, timeout, done)
-	s.ctls, s.cw = w, w
+	s.cw = w // s.ctls() from now on
 	if c.InboundBuffered() > 0 {
 		s.handTLS(w, c)
 	}
@@ -78,7 +78,7 @@ func targetTLSConfig(base *tls.Config, t *auth.Target) *tls.Config {
 // then the rest of the setup or the relay.
 func (s *session) startTargetTLS() {
 	s.state = stateConsoleSetup
-	s.startConsoleTLS(targetTLSConfig(s.srv.cfg.TargetTLS, s.dialed), nil, s.targetTLSDone)
+	s.startConsoleTLS(targetTLSConfig(s.srv.cfg.TargetTLS, s.op.dialed), nil, s.targetTLSDone)
 }
 
 func (s *session) targetTLSDone(err error) {
@@ -86,13 +86,13 @@ func (s *session) targetTLSDone(err error) {
 		return
 	}
 	if err != nil {
-		s.srv.log.Warn("console TLS handshake failed", "client", s.client, "target", s.target.String(),
+		s.srv.log.Warn("console TLS handshake failed", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "err", err)
 		s.apply(s.refuse(errConsoleTLS, ReasonRefused))
 		return
 	}
 	s.srv.stats.tlsHandshakes.Add(1)
-	if needsSetup(s.dialed) {
+	if needsSetup(s.op.dialed) {
 		s.apply(s.startSetup(s.console))
 		if s.state == stateConsoleSetup && s.console != nil {
 			s.fromConsole(s.console) // what the console said with the handshake's end
@@ -106,11 +106,11 @@ func (s *session) targetTLSDone(err error) {
 // while it runs, else decrypted and run through consoleInput until no whole
 // record is left or the session stops taking the console's bytes.
 func (s *session) fromConsoleTLS(c gnet.Conn) gnet.Action {
-	w := s.ctls
+	w := s.ctls()
 	if !w.tr.onLoop {
 		return s.handTLS(w, c)
 	}
-	for s.console == c && s.ctls == w {
+	for s.console == c && s.ctls() == w {
 		got, err := w.fill()
 		if err != nil {
 			s.consoleTLSFailed(err)
@@ -125,7 +125,7 @@ func (s *session) fromConsoleTLS(c gnet.Conn) gnet.Action {
 			break
 		}
 	}
-	if s.ctls == w {
+	if s.ctls() == w {
 		w.release()
 	}
 	return gnet.None
@@ -140,7 +140,7 @@ func (s *session) consoleTLSFailed(err error) {
 			s.vencryptStreamEnded(err)
 			return
 		}
-		s.srv.log.Warn("console TLS stream failed", "client", s.client, "target", s.target.String(),
+		s.srv.log.Warn("console TLS stream failed", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "err", err)
 		s.apply(s.refuse(errConsoleGone, ReasonRefused))
 	case stateRelaying:
@@ -148,7 +148,7 @@ func (s *session) consoleTLSFailed(err error) {
 			s.closeWith(wsframe.CloseNormal, "console closed", ReasonConsoleClosed)
 			return
 		}
-		s.srv.log.Info("console TLS stream failed", "client", s.client, "target", s.target.String(),
+		s.srv.log.Info("console TLS stream failed", "client", s.logClient(), "target", s.target().String(),
 			"token_mask", s.tokenMask, "err", err)
 		s.closeWith(wsframe.CloseInternalError, "console connection failed", ReasonConsoleError)
 	}

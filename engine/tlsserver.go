@@ -63,10 +63,10 @@ func (s *session) firstBytes() gnet.Action {
 // the browser's bytes until it is done (browserTLSDone).
 func (s *session) startBrowserTLS() gnet.Action {
 	var place *limitEntry
-	if most := s.srv.cfg.MaxTLSHandshakesPerClient; most > 0 && (s.forwarded || !s.clientIP.IsLoopback()) {
-		if place = s.srv.limits.admitTLS(s.clientIP, s.loop.now, int32(most)); place == nil {
+	if most := s.srv.cfg.MaxTLSHandshakesPerClient; most > 0 && (s.forwarded || !s.clientIP().IsLoopback()) {
+		if place = s.srv.limits.admitTLS(s.clientIP(), s.loop.now, int32(most)); place == nil {
 			s.srv.stats.tlsFailures.Add(1)
-			s.srv.log.Warn("TLS handshake refused: too many from this client", "client", s.client, "max", most)
+			s.srv.log.Warn("TLS handshake refused: too many from this client", "client", s.logClient(), "max", most)
 			s.setReason(ReasonTLS)
 			return gnet.Close // no TLS yet to answer in
 		}
@@ -77,7 +77,7 @@ func (s *session) startBrowserTLS() gnet.Action {
 	w.tc = tls.Server(w.tr, s.srv.tlsKeys.config(s.srv.cfg.TLS))
 	timeout := s.srv.cfg.TLSHandshakeTimeout
 	s.runTLSHandshake(w, timeout, s.browserTLSDone)
-	s.btls, s.bw = w, w
+	s.bw = w // s.btls() from now on
 	s.state = stateTLSHandshake
 	s.deadline = s.loop.now + int64(timeout)
 	return s.handTLS(w, s.browser)
@@ -91,7 +91,7 @@ func (s *session) handTLS(w *tlsWire, c gnet.Conn) gnet.Action {
 	if ok {
 		return gnet.None
 	}
-	s.srv.log.Info("TLS handshake refused: peer sent too much during it", "client", s.client)
+	s.srv.log.Info("TLS handshake refused: peer sent too much during it", "client", s.logClient())
 	w.tr.Close()
 	if c == s.browser {
 		s.setReason(ReasonTLS)
@@ -122,8 +122,8 @@ func (s *session) runTLSHandshake(w *tlsWire, timeout time.Duration, done func(e
 			if w.dropped && !w.reportDropped {
 				// The socket closed meanwhile. A console may close on the
 				// relay's own alert (a certificate it does not trust): say why.
-				if err != nil && w == s.ctls && !errors.Is(err, net.ErrClosed) {
-					s.srv.log.Warn("console TLS handshake failed", "client", s.client, "target", s.target.String(),
+				if err != nil && w == s.ctls() && !errors.Is(err, net.ErrClosed) {
+					s.srv.log.Warn("console TLS handshake failed", "client", s.logClient(), "target", s.target().String(),
 						"token_mask", s.tokenMask, "err", err)
 				}
 				return nil
@@ -158,7 +158,7 @@ func (srv *Server) tlsPlace(ctx context.Context, t *tlsTransport) error {
 
 // releaseTLSPlace gives back the client's place for a browser handshake.
 func (s *session) releaseTLSPlace() {
-	if w := s.btls; w != nil && w.place != nil {
+	if w := s.btls(); w != nil && w.place != nil {
 		s.srv.limits.releaseTLS(w.place, s.loop.now)
 		w.place = nil
 	}
@@ -178,13 +178,13 @@ func (s *session) browserTLSDone(err error) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			why = ReasonHandshakeTimeout
 		}
-		s.srv.log.Info("TLS handshake failed", "client", s.client, "err", err)
+		s.srv.log.Info("TLS handshake failed", "client", s.logClient(), "err", err)
 		s.setReason(why)
 		s.closeBrowser()
 		return
 	}
 	s.srv.stats.tlsHandshakes.Add(1)
-	if s.btls.takeOver() {
+	if s.btls().takeOver() {
 		s.srv.stats.tlsRecordLayer.Add(1)
 	}
 	s.state = stateHandshake
@@ -197,7 +197,7 @@ func (s *session) browserTLSDone(err error) {
 // behind them, so the flush before the socket closes carries it too, and the
 // browser sees a clean end of TLS instead of a truncation.
 func (s *session) closeNotify() {
-	w := s.btls
+	w := s.btls()
 	if w == nil || s.state == stateTLSHandshake || s.state == stateClosed || w.failed || !w.tr.onLoop {
 		return
 	}
@@ -218,7 +218,7 @@ func (s *session) closeNotify() {
 // resolves the token, the plaintext waits in the wire, the rest in the
 // socket; startRelay comes back for it).
 func (s *session) fromBrowserTLS() gnet.Action {
-	w := s.btls
+	w := s.btls()
 	if s.state == stateTLSHandshake {
 		return s.handTLS(w, s.browser)
 	}
@@ -228,7 +228,7 @@ func (s *session) fromBrowserTLS() gnet.Action {
 			if s.state == stateClosed {
 				return gnet.None
 			}
-			s.srv.log.Debug("TLS read from browser ended", "client", s.client, "err", err)
+			s.srv.log.Debug("TLS read from browser ended", "client", s.logClient(), "err", err)
 			s.setReason(ReasonBrowserGone)
 			return gnet.Close
 		}

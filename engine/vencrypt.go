@@ -48,13 +48,13 @@ func newConsoleRFB(t *auth.Target) (*rfb.ConsoleHandshake, error) {
 // once the console has accepted the sub-type: the console's bytes not yet
 // used by the RFB machine are its first TLS bytes (tlsclient.go).
 func (s *session) startVeNCryptTLS() {
-	if s.ctls != nil {
+	if s.ctls() != nil {
 		// TLS inside TLS (--ssl-target and VeNCrypt at once) is not built.
-		s.consoleRFBFailed(s.rfbConsole.TLSFailed(errors.New("VeNCrypt inside --ssl-target's TLS is not supported")))
+		s.consoleRFBFailed(s.op.rfbConsole.TLSFailed(errors.New("VeNCrypt inside --ssl-target's TLS is not supported")))
 		return
 	}
-	s.startConsoleTLS(s.dialed.VeNCrypt, nil, s.veNCryptTLSDone)
-	if w := s.ctls; w != nil {
+	s.startConsoleTLS(s.op.dialed.VeNCrypt, nil, s.veNCryptTLSDone)
+	if w := s.ctls(); w != nil {
 		// QEMU refuses a client certificate by closing the socket once its
 		// side of the handshake is over, which may reach the loop before
 		// the worker's result: consoleClosed then waits for that result,
@@ -66,10 +66,10 @@ func (s *session) startVeNCryptTLS() {
 // veNCryptTLSDone continues the console's RFB handshake inside TLS, or
 // refuses the request with the TLS layer's failure.
 func (s *session) veNCryptTLSDone(err error) {
-	h := s.rfbConsole
-	if s.state != stateConsoleSetup || h == nil {
+	if s.state != stateConsoleSetup || s.op.rfbConsole == nil {
 		return
 	}
+	h := s.op.rfbConsole
 	if err != nil {
 		s.consoleRFBFailed(h.TLSFailed(err))
 		return
@@ -89,10 +89,10 @@ func (s *session) veNCryptTLSDone(err error) {
 // deadline ends the wait; otherwise the RFB machine says what the close
 // means.
 func (s *session) vencryptClosed() {
-	if s.rfbConsole.NeedsTLS() && s.ctls != nil && s.ctls.reportDropped {
+	if s.op.rfbConsole.NeedsTLS() && s.ctls() != nil && s.ctls().reportDropped {
 		return
 	}
-	s.consoleRFBFailed(s.rfbConsole.PeerClosed())
+	s.consoleRFBFailed(s.op.rfbConsole.PeerClosed())
 }
 
 // vencryptStreamEnded handles the end of the console's TLS stream before
@@ -101,17 +101,17 @@ func (s *session) vencryptClosed() {
 // certificate), anything else the TLS layer's failure.
 func (s *session) vencryptStreamEnded(err error) {
 	if errors.Is(err, io.EOF) {
-		s.consoleRFBFailed(s.rfbConsole.PeerClosed())
+		s.consoleRFBFailed(s.op.rfbConsole.PeerClosed())
 		return
 	}
-	s.consoleRFBFailed(s.rfbConsole.TLSFailed(err))
+	s.consoleRFBFailed(s.op.rfbConsole.TLSFailed(err))
 }
 
 // inVeNCrypt reports whether the console side of the RFB security proxy has
 // chosen VeNCrypt and not finished: the console's close or a TLS error is
 // then the RFB machine's to explain.
 func (s *session) inVeNCrypt() bool {
-	return s.rfbConsole != nil && s.rfbConsole.Chosen() == rfb.SecurityVeNCrypt
+	return s.op != nil && s.op.rfbConsole != nil && s.op.rfbConsole.Chosen() == rfb.SecurityVeNCrypt
 }
 
 // consoleRFBFailed refuses the request after the console side of the RFB
@@ -136,7 +136,7 @@ func (s *session) consoleRFBFailed(err error) {
 			he = errConsoleGone
 		}
 	}
-	s.srv.log.Warn("console RFB handshake failed", "client", s.client, "target", s.target.String(),
+	s.srv.log.Warn("console RFB handshake failed", "client", s.logClient(), "target", s.target().String(),
 		"token_mask", s.tokenMask, "code", code, "err", err)
 	s.apply(s.refuse(he, ReasonRefused))
 }

@@ -30,7 +30,7 @@ var (
 // web answers a plain HTTP request: a static file from WebDir, or 405 when
 // there is no WebDir. Files are read on a worker, never on the loop.
 func (s *session) web(req *wsframe.Request) gnet.Action {
-	root := s.pol.webDir
+	root := s.op.pol.webDir
 	if root == "" {
 		return s.refuse(errNoWeb, ReasonRefused)
 	}

@@ -44,11 +44,13 @@ type ClientStream struct {
 	// AllowText accepts text frames (their payloads are not checked for UTF-8).
 	AllowText bool
 
-	payloadLeft int64
-	mask        [4]byte
-	maskOff     int
+	// The parse state, ordered so that the small fields share a word: a
+	// relay holds one ClientStream per open console.
 	inMessage   bool
+	mask        [4]byte
+	payloadLeft int64
 	messageLen  int64
+	maskOff     int
 	fragments   int // frames of the open message so far
 }
 

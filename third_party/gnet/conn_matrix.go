@@ -22,6 +22,12 @@ import (
 	"github.com/panjf2000/gnet/v2/internal/gfd"
 )
 
+// connGFD is what a conn keeps of its gnet file descriptor (vncrelay patch:
+// conn_map.go keeps nothing).
+type connGFD = gfd.GFD
+
+func newConnGFD(fd, index int) connGFD { return gfd.NewGFD(fd, index, 0, 0) }
+
 type connMatrix struct {
 	disableCompact bool                          // disable compaction when it is true
 	connCounts     [gfd.ConnMatrixRowMax]int32   // number of active connections in event-loop

@@ -24,8 +24,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/panjf2000/gnet/v2/internal/gfd"
-	"github.com/panjf2000/gnet/v2/pkg/bs"
 	"github.com/panjf2000/gnet/v2/pkg/buffer/elastic"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 	gio "github.com/panjf2000/gnet/v2/pkg/io"
@@ -35,14 +33,14 @@ import (
 	"github.com/panjf2000/gnet/v2/pkg/socket"
 )
 
+// conn keeps no addresses of a stream socket (vncrelay patch): LocalAddr and
+// RemoteAddr ask the kernel when asked, so that an idle connection costs
+// 192 bytes, not 256; see PATCHES.md.
 type conn struct {
 	fd             int                    // file descriptor
-	gfd            gfd.GFD                // gnet file descriptor
+	gfd            connGFD                // gnet file descriptor (vncrelay patch: zero-size unless gc_opt)
 	ctx            any                    // user-defined context
-	remote         unix.Sockaddr          // remote socket address
-	proto          string                 // protocol name: "tcp", "udp", or "unix".
-	localAddr      net.Addr               // local addr
-	remoteAddr     net.Addr               // remote addr
+	remote         unix.Sockaddr          // remote socket address of an unconnected UDP socket's datagram; nil otherwise
 	loop           *eventloop             // connected event-loop
 	outboundBuffer elastic.Buffer         // buffer for data that is eligible to be sent to the remote
 	pollAttachment netpoll.PollAttachment // connection attachment for poller
@@ -56,33 +54,34 @@ type conn struct {
 	rawRead        bool                   // vncrelay patch: readable events go to RawReader.OnReadable first
 	wantWrite      bool                   // vncrelay patch: Writabler.OnWritable once the socket is writable
 	connecting     bool                   // vncrelay patch: a connect(2) in progress (ConnectFD)
+	proto          connProto              // vncrelay patch: protocol (was its name, a string)
 	drainMark      int                    // vncrelay patch: OnDrain fires when outbound falls to drainMark-1
 }
 
-func newStreamConn(proto string, fd int, el *eventloop, sa unix.Sockaddr, localAddr, remoteAddr net.Addr) (c *conn) {
+// newStreamConn makes the connection of a stream socket. The addresses are
+// not kept (vncrelay patch): LocalAddr and RemoteAddr ask the kernel.
+func newStreamConn(proto string, fd int, el *eventloop, _ unix.Sockaddr, _, _ net.Addr) (c *conn) {
 	c = &conn{
 		fd:             fd,
-		proto:          proto,
-		remote:         sa,
+		proto:          protoOf(proto),
 		loop:           el,
-		localAddr:      localAddr,
-		remoteAddr:     remoteAddr,
 		pollAttachment: netpoll.PollAttachment{FD: fd},
 	}
-	c.pollAttachment.Callback = c.processIO
+	c.setPollCallback()
 	c.outboundBuffer.Reset(el.engine.opts.WriteBufferCap)
 	return
 }
 
-func newUDPConn(fd int, el *eventloop, localAddr net.Addr, sa unix.Sockaddr, connected bool) (c *conn) {
+// newUDPConn makes the connection of a UDP socket: a connected one (its
+// addresses asked of the kernel when asked), or one datagram of an
+// unconnected one (sa its sender; the listener's address is the local one).
+func newUDPConn(fd int, el *eventloop, _ net.Addr, sa unix.Sockaddr, connected bool) (c *conn) {
 	c = &conn{
 		fd:             fd,
-		proto:          "udp",
-		gfd:            gfd.NewGFD(fd, el.idx, 0, 0),
+		proto:          protoUDP,
+		gfd:            newConnGFD(fd, el.idx),
 		remote:         sa,
 		loop:           el,
-		localAddr:      localAddr,
-		remoteAddr:     socket.SockaddrToUDPAddr(sa),
 		isDatagram:     true,
 		pollAttachment: netpoll.PollAttachment{FD: fd, Callback: el.readUDP},
 	}
@@ -102,20 +101,6 @@ func (c *conn) release() {
 	c.isEOF = false
 	c.ctx = nil
 	c.buffer = nil
-	if addr, ok := c.localAddr.(*net.TCPAddr); ok && len(c.loop.listeners) == 0 && len(addr.Zone) > 0 {
-		bsPool.Put(bs.StringToBytes(addr.Zone))
-	}
-	if addr, ok := c.remoteAddr.(*net.TCPAddr); ok && len(addr.Zone) > 0 {
-		bsPool.Put(bs.StringToBytes(addr.Zone))
-	}
-	if addr, ok := c.localAddr.(*net.UDPAddr); ok && len(c.loop.listeners) == 0 && len(addr.Zone) > 0 {
-		bsPool.Put(bs.StringToBytes(addr.Zone))
-	}
-	if addr, ok := c.remoteAddr.(*net.UDPAddr); ok && len(addr.Zone) > 0 {
-		bsPool.Put(bs.StringToBytes(addr.Zone))
-	}
-	c.localAddr = nil
-	c.remoteAddr = nil
 	if !c.isDatagram {
 		c.remote = nil
 		c.inboundBuffer.Done()
@@ -471,16 +456,10 @@ func (c *conn) OutboundBuffered() int {
 func (c *conn) Context() any       { return c.ctx }
 func (c *conn) SetContext(ctx any) { c.ctx = ctx }
 func (c *conn) LocalAddr() net.Addr {
-	if c.localAddr == nil && !c.isDatagram && c.opened && !c.connecting {
-		c.localAddr = c.lookupLocalAddr() // vncrelay patch: a ConnectFD socket learns it when asked
-	}
-	return c.localAddr
+	return c.lookupLocalAddr() // vncrelay patch: asked of the kernel, not kept
 }
 func (c *conn) RemoteAddr() net.Addr {
-	if c.remoteAddr == nil && !c.isDatagram && c.opened && !c.connecting {
-		c.remoteAddr = c.lookupRemoteAddr() // vncrelay patch: an enrolled socket learns it when asked
-	}
-	return c.remoteAddr
+	return c.lookupRemoteAddr() // vncrelay patch: asked of the kernel, not kept
 }
 
 // Implementation of Socket interface
@@ -502,14 +481,14 @@ func (c *conn) SetNoDelay(noDelay bool) error {
 }
 
 func (c *conn) SetKeepAlivePeriod(d time.Duration) error {
-	if c.proto != "tcp" {
+	if c.proto != protoTCP {
 		return errorx.ErrUnsupportedOp
 	}
 	return socket.SetKeepAlivePeriod(c.fd, int(d.Seconds()))
 }
 
 func (c *conn) SetKeepAlive(enabled bool, idle, intvl time.Duration, cnt int) error {
-	if c.proto != "tcp" {
+	if c.proto != protoTCP {
 		return errorx.ErrUnsupportedOp
 	}
 	return socket.SetKeepAlive(c.fd, enabled, int(idle.Seconds()), int(intvl.Seconds()), cnt)
@@ -578,4 +557,27 @@ func (*conn) SetReadDeadline(_ time.Time) error {
 
 func (*conn) SetWriteDeadline(_ time.Time) error {
 	return errorx.ErrUnsupportedOp
+}
+
+// connProto is a connection's protocol (vncrelay patch: conn kept its name,
+// a 16-byte string).
+type connProto uint8
+
+// Protocols of a conn.
+const (
+	protoTCP connProto = iota
+	protoUnix
+	protoUDP
+)
+
+// protoOf is the protocol of a network name: "tcp" (and "tcp4", "tcp6"),
+// "unix", "udp" (and "udp4", "udp6").
+func protoOf(network string) connProto {
+	switch {
+	case network == "unix":
+		return protoUnix
+	case len(network) >= 3 && network[:3] == "udp":
+		return protoUDP
+	}
+	return protoTCP
 }

@@ -81,3 +81,8 @@ func (el *eventloop) run() error {
 
 	return err
 }
+
+// setPollCallback points the attachment at the connection: this build's
+// poller calls it for the connection's events (vncrelay patch: moved here
+// from newStreamConn, as reactor_default.go needs none).
+func (c *conn) setPollCallback() { c.pollAttachment.Callback = c.processIO }

@@ -243,9 +243,24 @@ func (el *eventloop) connected(c *conn, ev netpoll.IOEvent) error {
 	return el.open(c)
 }
 
-// lookupRemoteAddr asks the kernel for the socket's peer address; nil when
-// it cannot tell (the socket is no longer connected).
+// lookupRemoteAddr is RemoteAddr: the sender of an unconnected UDP socket's
+// datagram, else the kernel's answer for the socket's peer; nil when it
+// cannot tell (a stream socket not open yet, still connecting, or no longer
+// connected).
 func (c *conn) lookupRemoteAddr() net.Addr {
+	if c.isDatagram {
+		if c.remote != nil {
+			return socket.SockaddrToUDPAddr(c.remote)
+		}
+		sa, err := unix.Getpeername(c.fd)
+		if err != nil {
+			return nil
+		}
+		return socket.SockaddrToUDPAddr(sa)
+	}
+	if !c.opened || c.connecting {
+		return nil
+	}
 	sa, err := unix.Getpeername(c.fd)
 	if err != nil {
 		return nil
@@ -253,9 +268,23 @@ func (c *conn) lookupRemoteAddr() net.Addr {
 	return socket.SockaddrToTCPOrUnixAddr(sa)
 }
 
-// lookupLocalAddr asks the kernel for the socket's local address; nil when
-// it cannot tell.
+// lookupLocalAddr is LocalAddr: the listener's address for an unconnected
+// UDP socket's datagram, else the kernel's answer for the socket; nil when
+// it cannot tell (a stream socket not open yet, or still connecting).
 func (c *conn) lookupLocalAddr() net.Addr {
+	if c.isDatagram {
+		if ln, ok := c.loop.listeners[c.fd]; ok {
+			return ln.addr
+		}
+		sa, err := unix.Getsockname(c.fd)
+		if err != nil {
+			return nil
+		}
+		return socket.SockaddrToUDPAddr(sa)
+	}
+	if !c.opened || c.connecting {
+		return nil
+	}
 	sa, err := unix.Getsockname(c.fd)
 	if err != nil {
 		return nil
