@@ -93,6 +93,9 @@ func (s *session) fromConsoleSetup(c gnet.Conn) gnet.Action {
 		var scratch [64]byte // the relay's answers here: a version line, a type, VeNCrypt's 0.2 and sub-type
 		if out := h.AppendOutput(scratch[:0]); len(out) > 0 && err == nil {
 			_, _ = s.cw.Write(out)
+			if s.console != c {
+				return gnet.None // the write failed and closed the console: consoleClosed refused the request
+			}
 		}
 		if err != nil {
 			s.consoleRFBFailed(err) // vencrypt.go

@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vncrelay/vncrelay/auth"
+	"github.com/vncrelay/vncrelay/bench/rfb"
+)
+
+// holdLoops stops the relay's loops (each runs a task that waits) until
+// the returned function is called, or 10 s pass: a test orders what the
+// kernel holds for a socket before the loop looks at it.
+func (e *env) holdLoops(t *testing.T) (release func()) {
+	t.Helper()
+	n := len(e.srv.loopsSnapshot())
+	held, hold := make(chan struct{}, n), make(chan struct{})
+	go e.srv.eachLoop(func(*loopState) {
+		held <- struct{}{}
+		select {
+		case <-hold:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	for range n {
+		select {
+		case <-held:
+		case <-time.After(5 * time.Second):
+			close(hold)
+			t.Fatal("loops not held")
+		}
+	}
+	return func() { close(hold) }
+}
+
+// loopsSnapshot returns the server's loops.
+func (s *Server) loopsSnapshot() []*loopState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*loopState, 0, len(s.loops))
+	for _, ls := range s.loops {
+		out = append(out, ls)
+	}
+	return out
+}
+
+// sessionIn reports whether a session of the relay is in state st.
+func (e *env) sessionIn(st state) bool {
+	var found atomic.Bool
+	e.srv.eachLoop(func(ls *loopState) {
+		for _, s := range ls.sessions {
+			if s.state == st {
+				found.Store(true)
+			}
+		}
+	})
+	return found.Load()
+}
+
+// freeOpensCleared checks that every sessionOpen on the loops' free lists
+// is zero: nothing wrote to one after it was given back.
+func (e *env) freeOpensCleared(t *testing.T) {
+	t.Helper()
+	var mu sync.Mutex
+	var dirty []sessionOpen
+	e.srv.eachLoop(func(ls *loopState) {
+		for _, o := range ls.freeOpens {
+			if !reflect.ValueOf(*o).IsZero() {
+				mu.Lock()
+				dirty = append(dirty, *o)
+				mu.Unlock()
+			}
+		}
+	})
+	for _, o := range dirty {
+		t.Errorf("a sessionOpen on the free list was written after its release: %+v", o)
+	}
+}
+
+// TestConsoleResetDuringSetup: a console that sends its whole RFB handshake
+// and resets the connection makes the relay's answer to it (its version and
+// the security type) fail, which closes the console inside the write and
+// refuses the request (502). The setup must stop there: going on started
+// the relay of a session that had ended, with the sessionOpen it had given
+// back (written to while on the free list, then a nil one) and a console it
+// no longer had, and the loop panicked.
+func TestConsoleResetDuringSetup(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	accepted := make(chan *net.TCPConn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c.(*net.TCPConn)
+		}
+	}()
+	target := auth.Target{Network: "tcp", Address: ln.Addr().String(), SecurityProxy: auth.SecurityProxyRFBNone}
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
+		c.Resolver = auth.Static{Target: target}
+		c.ConnectTimeout = 10 * time.Second
+	})
+	b, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	if _, err := io.WriteString(b, upgradeRequest("/websockify?token="+canary)); err != nil {
+		t.Fatal(err)
+	}
+	var console *net.TCPConn
+	select {
+	case console = <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the relay did not connect to the console")
+	}
+	defer console.Close()
+	waitFor(t, "the console setup", func() bool { return e.sessionIn(stateConsoleSetup) })
+
+	// The whole handshake and the reset reach the relay's socket before
+	// its loop reads any of it.
+	release := e.holdLoops(t)
+	_, err = io.WriteString(console, "RFB 003.008\n\x01\x01\x00\x00\x00\x00") // version, None offered, SecurityResult OK
+	if err == nil {
+		err = console.SetLinger(0)
+	}
+	_ = console.Close()
+	release()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	w := readResponse(t, b)
+	if w.status != http.StatusBadGateway {
+		t.Fatalf("status %d, want %d: %q", w.status, http.StatusBadGateway, w.header)
+	}
+	waitFor(t, "the session's end", func() bool {
+		st := e.srv.Stats()
+		return st.Connections == 0 && st.Pending == 0
+	})
+	if st := e.srv.Stats(); st.Consoles != 0 || st.Opened != 0 {
+		t.Errorf("consoles %d, opened %d; want 0 and 0", st.Consoles, st.Opened)
+	}
+	e.freeOpensCleared(t)
+}
