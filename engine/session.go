@@ -224,12 +224,11 @@ func (s *session) goingAway(restart bool) {
 }
 
 // ping sends a heartbeat ping (websockify's --heartbeat). s.ext is set.
+// writeFrame flushes the pipe first, and writes nothing if that closed the
+// browser.
 func (s *session) ping(now int64) {
 	s.ext.lastPing, s.ext.awaitPong = now, true
-	s.spliceFlush() // the ping follows the console bytes in the pipe
-	hdr := s.loop.hdr[:]
-	n := wsframe.PutHeader(hdr, true, wsframe.OpPing, 0)
-	_, _ = s.bw.Write(hdr[:n])
+	s.writeFrame(wsframe.OpPing, nil)
 }
 
 // setReason records why the session ends; the first reason stands.
