@@ -12,6 +12,7 @@ import (
 
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/wsframe"
 )
 
 // holdLoops stops the relay's loops (each runs a task that waits) until
@@ -150,4 +151,66 @@ func TestConsoleResetDuringSetup(t *testing.T) {
 		t.Errorf("consoles %d, opened %d; want 0 and 0", st.Consoles, st.Opened)
 	}
 	e.freeOpensCleared(t)
+}
+
+// openState returns what the relay's only session holds of its open: nil
+// when it has given its sessionOpen back, else a copy.
+func (e *env) openState(t *testing.T) *sessionOpen {
+	t.Helper()
+	var mu sync.Mutex
+	var n int
+	var o *sessionOpen
+	e.srv.eachLoop(func(ls *loopState) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range ls.sessions {
+			n++
+			if s.op != nil {
+				c := *s.op
+				o = &c
+			}
+		}
+	})
+	if n != 1 {
+		t.Fatalf("%d sessions, want 1", n)
+	}
+	return o
+}
+
+// TestSecurityProxyOpenState: with the RFB security proxy, the session keeps
+// its sessionOpen past the 101 for the browser's RFB handshake alone (the
+// policy, the target, the token and the 101 dropped), and gives it back,
+// cleared, once the browser has chosen None.
+func TestSecurityProxyOpenState(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, nil)
+	target := auth.Target{Network: "tcp", Address: e.console.Addr(), SecurityProxy: auth.SecurityProxyRFBNone}
+	e2 := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = auth.Static{Target: target} })
+	w := e2.dial()
+	if op, p, err := w.readFrame(5 * time.Second); err != nil || op != wsframe.OpBinary || string(p) != "RFB 003.008\n" {
+		t.Fatalf("frame %s %q %v, want the relay's version", op, p, err)
+	}
+	o := e2.openState(t)
+	switch {
+	case o == nil:
+		t.Fatal("the session gave its sessionOpen back before the browser's RFB handshake")
+	case o.rfbBrowser == nil:
+		t.Fatal("no browser RFB handshake in the sessionOpen")
+	case o.pol != nil || o.dialed != nil || o.revokeToken != "" || o.resp != nil || o.head != nil:
+		t.Fatalf("the sessionOpen keeps what the open no longer needs: %+v", *o)
+	}
+	w.send([]byte("RFB 003.008\n"))
+	if op, p, err := w.readFrame(5 * time.Second); err != nil || op != wsframe.OpBinary || string(p) != "\x01\x01" {
+		t.Fatalf("frame %s %q %v, want the security types", op, p, err)
+	}
+	w.send([]byte{1, 1}) // None, and ClientInit
+	if op, p, err := w.readFrame(5 * time.Second); err != nil || op != wsframe.OpBinary || string(p) != "\x00\x00\x00\x00" {
+		t.Fatalf("frame %s %q %v, want SecurityResult OK", op, p, err)
+	}
+	if op, p, err := w.readFrame(5 * time.Second); err != nil || op != wsframe.OpBinary || len(p) < 24 {
+		t.Fatalf("ServerInit: %s %q %v", op, p, err)
+	}
+	if o := e2.openState(t); o != nil {
+		t.Fatalf("relaying session holds its sessionOpen: %+v", *o)
+	}
+	e2.freeOpensCleared(t)
 }
