@@ -5,6 +5,7 @@
 package gnet
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -127,5 +128,61 @@ func TestFdTableEngines(t *testing.T) {
 	case c := <-h2.closed:
 		t.Fatalf("the first engine's stop closed the second engine's connection on fd %d", c.Fd())
 	default:
+	}
+}
+
+// TestAddrAfterClose: a stream connection keeps no addresses (vncrelay
+// patch: LocalAddr and RemoteAddr ask the kernel), so once it is closed
+// they are nil, never the addresses of a socket that has taken its
+// descriptor number since.
+func TestAddrAfterClose(t *testing.T) {
+	h := newFdTestHandler()
+	cli, err := NewClient(h, WithNumEventLoop(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cli.Stop() }()
+	peer, c := enrollPair(t, cli, h)
+	onLoop := func(f func()) {
+		t.Helper()
+		done := make(chan struct{})
+		err := c.EventLoop().Execute(context.Background(), RunnableFunc(func(context.Context) error {
+			f()
+			close(done)
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("loop task did not run")
+		}
+	}
+	var local, remote net.Addr
+	onLoop(func() { local, remote = c.LocalAddr(), c.RemoteAddr() })
+	if local == nil || remote == nil {
+		t.Fatalf("open connection: LocalAddr %v, RemoteAddr %v; want both", local, remote)
+	}
+	fd := c.Fd()
+	_ = peer.Close()
+	select {
+	case <-h.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnClose")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // most likely on fd
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	onLoop(func() { local, remote = c.LocalAddr(), c.RemoteAddr() })
+	t.Logf("closed connection was on fd %d; a listener on %s took the lowest free number since", fd, ln.Addr())
+	if local != nil || remote != nil {
+		t.Fatalf("closed connection: LocalAddr %v, RemoteAddr %v; want nil", local, remote)
 	}
 }
