@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"reflect"
@@ -10,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vncrelay/vncrelay/auth"
 	"github.com/vncrelay/vncrelay/bench/rfb"
+	"github.com/vncrelay/vncrelay/internal/testutil"
 	"github.com/vncrelay/vncrelay/wsframe"
 )
 
@@ -213,4 +219,97 @@ func TestSecurityProxyOpenState(t *testing.T) {
 		t.Fatalf("relaying session holds its sessionOpen: %+v", *o)
 	}
 	e2.freeOpensCleared(t)
+}
+
+// TestLoopScratchSharedBySessions: the console → browser frame header and
+// its iovec are the loop's, shared by its sessions, so neither gnet (a
+// browser socket that takes part of a frame) nor the TLS layer may keep
+// them past the write. Consoles on one loop, plain and TLS, echo
+// megabytes at once to browsers that read through small socket buffers;
+// each must get its own bytes back, in frames that parse.
+func TestLoopScratchSharedBySessions(t *testing.T) {
+	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
+		c.Loops = 1
+		c.HighWater = 16 << 10 // frames wait in gnet's buffer, partly written
+	})
+	var ws []*wsClient
+	for i := range 4 {
+		var w *wsClient
+		if i%2 == 0 {
+			w = e.dial()
+			if err := w.c.(*net.TCPConn).SetReadBuffer(4 << 10); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			w = e.dialConsole()
+		}
+		w.rfbHandshake()
+		ws = append(ws, w)
+	}
+	// The relay's side of each browser socket gets a small send buffer (no
+	// autotuning), so that frames wait in gnet's buffer, partly written.
+	e.srv.eachLoop(func(ls *loopState) {
+		for _, s := range ls.sessions {
+			_ = unix.SetsockoptInt(s.browser.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF, 8<<10)
+		}
+	})
+	const total = 256 << 10
+	// The browsers read once the relay has paused a console for a full
+	// browser, or once they have sent everything.
+	sent, errs := make(chan error, len(ws)), make(chan error, len(ws))
+	read := make(chan struct{})
+	for i, w := range ws {
+		data := make([]byte, total)
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		go func() {
+			for off := 0; off < total; {
+				n := min(total-off, 1+rng.IntN(30000))
+				if _, err := w.c.Write(frame(true, wsframe.OpBinary, data[off:off+n])); err != nil {
+					sent <- err
+					return
+				}
+				off += n
+			}
+			sent <- nil
+		}()
+		go func() {
+			<-read
+			got, err := io.ReadAll(io.LimitReader(&wsStream{w: w}, total))
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("browser %d: read %d of %d: %w", i, len(got), total, err)
+			case !bytes.Equal(got, data):
+				errs <- fmt.Errorf("browser %d: echo differs from what it sent", i)
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	done := 0
+	waitFor(t, "a console paused, or everything sent", func() bool {
+		for len(sent) > 0 {
+			if err := <-sent; err != nil {
+				t.Fatal(err)
+			}
+			done++
+		}
+		return done == len(ws) || e.srv.Stats().PausesConsole > 0
+	})
+	close(read)
+	for range len(ws) {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("echoes not done in 60 s")
+		}
+	}
+	if st := e.srv.Stats(); st.PausesConsole == 0 {
+		t.Errorf("no console paused for a full browser: the frames all went out whole, which tests nothing")
+	}
 }
