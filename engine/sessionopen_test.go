@@ -224,9 +224,10 @@ func TestSecurityProxyOpenState(t *testing.T) {
 // TestLoopScratchSharedBySessions: the console → browser frame header and
 // its iovec are the loop's, shared by its sessions, so neither gnet (a
 // browser socket that takes part of a frame) nor the TLS layer may keep
-// them past the write. Consoles on one loop, plain and TLS, echo
-// megabytes at once to browsers that read through small socket buffers;
-// each must get its own bytes back, in frames that parse.
+// them past the write. Consoles on one loop, plain and TLS, echo a quarter
+// megabyte each at once to browsers whose sockets are small (frames wait
+// part-written in gnet's buffer, consoles paused); each must get its own
+// bytes back, in frames that parse.
 func TestLoopScratchSharedBySessions(t *testing.T) {
 	e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
 		c.Loops = 1
