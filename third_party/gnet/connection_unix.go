@@ -132,6 +132,12 @@ func (c *conn) open(buf []byte) error {
 }
 
 func (c *conn) write(data []byte) (n int, err error) {
+	if !c.opened {
+		// vncrelay patch: a closed connection's descriptor number may
+		// already name another socket; writing to it would send these
+		// bytes to that socket's peer.
+		return 0, net.ErrClosed
+	}
 	isET := c.loop.engine.opts.EdgeTriggeredIO
 	n = len(data)
 	// If there is pending data in outbound buffer,
@@ -177,6 +183,9 @@ loop:
 }
 
 func (c *conn) writev(bs [][]byte) (n int, err error) {
+	if !c.opened {
+		return 0, net.ErrClosed // vncrelay patch: see write
+	}
 	isET := c.loop.engine.opts.EdgeTriggeredIO
 
 	for _, b := range bs {

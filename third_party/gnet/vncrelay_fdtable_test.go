@@ -6,6 +6,7 @@ package gnet
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -184,5 +185,62 @@ func TestAddrAfterClose(t *testing.T) {
 	t.Logf("closed connection was on fd %d; a listener on %s took the lowest free number since", fd, ln.Addr())
 	if local != nil || remote != nil {
 		t.Fatalf("closed connection: LocalAddr %v, RemoteAddr %v; want nil", local, remote)
+	}
+}
+
+// TestWriteAfterClose: Write and Writev on a closed connection fail with
+// net.ErrClosed and send nothing, even though its descriptor number now
+// names another socket (upstream gnet wrote to the number).
+func TestWriteAfterClose(t *testing.T) {
+	h := newFdTestHandler()
+	cli, err := NewClient(h, WithNumEventLoop(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cli.Stop() }()
+	peer, c := enrollPair(t, cli, h)
+	fd := c.Fd()
+	_ = peer.Close()
+	select {
+	case <-h.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnClose")
+	}
+	// The lowest free number goes to the first socket of the pair: most
+	// likely the closed connection's.
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sp[0])
+	defer unix.Close(sp[1])
+	t.Logf("closed connection was on fd %d; the socket pair took %d and %d", fd, sp[0], sp[1])
+	var werr, wverr error
+	done := make(chan struct{})
+	err = c.EventLoop().Execute(context.Background(), RunnableFunc(func(context.Context) error {
+		_, werr = c.Write([]byte("not for you"))
+		_, wverr = c.Writev([][]byte{[]byte("nor "), []byte("this")})
+		close(done)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("loop task did not run")
+	}
+	if !errors.Is(werr, net.ErrClosed) || !errors.Is(wverr, net.ErrClosed) {
+		t.Fatalf("Write: %v, Writev: %v; want net.ErrClosed", werr, wverr)
+	}
+	var buf [64]byte
+	if n, err := unix.Read(sp[1], buf[:]); n > 0 {
+		t.Fatalf("the socket that took the number received %q", buf[:n])
+	} else if err != unix.EAGAIN {
+		t.Fatalf("read the other socket: %d, %v; want EAGAIN", n, err)
 	}
 }
