@@ -179,11 +179,8 @@ func (s *session) tick(now int64) {
 		}
 	case stateRelaying:
 		x := s.ext
-		if x == nil { // no expiry, no heartbeat
-			if cfg.ConsoleIdleTimeout > 0 && now-s.lastActive > int64(cfg.ConsoleIdleTimeout) {
-				s.closeWith(wsframe.CloseNormal, "idle timeout", ReasonIdle)
-			}
-			return
+		if x == nil {
+			x = &noExtra // no expiry, no heartbeat
 		}
 		switch {
 		case x.expires != 0 && now > x.expires:
@@ -192,7 +189,7 @@ func (s *session) tick(now int64) {
 			s.closeWith(wsframe.CloseNormal, "idle timeout", ReasonIdle)
 		case x.awaitPong && s.pausedByWho&pauseBrowser == 0 && now-x.lastPing > int64(cfg.PongTimeout):
 			s.closeWith(wsframe.ClosePolicyViolation, "no pong to heartbeat", ReasonPongTimeout)
-		case cfg.Heartbeat > 0 && !x.awaitPong && now-x.lastPing >= int64(cfg.Heartbeat):
+		case cfg.Heartbeat > 0 && s.ext != nil && !x.awaitPong && now-x.lastPing >= int64(cfg.Heartbeat):
 			s.ping(now)
 		}
 	case stateClosing:

@@ -107,6 +107,10 @@ type sessionExtra struct {
 	awaitPong bool            // a ping is unanswered
 }
 
+// noExtra is what a session without a sessionExtra reads: nothing
+// recorded, no expiry, no heartbeat. Never written.
+var noExtra sessionExtra
+
 // extra returns the session's sessionExtra, allocating it on first use.
 func (s *session) extra() *sessionExtra {
 	if s.ext == nil {
