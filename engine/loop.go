@@ -33,6 +33,12 @@ type loopState struct {
 	// into a record of its own (tlswire.go), so neither keeps them.
 	hdr [wsframe.MaxHeaderSize]byte
 	iov [2][]byte
+
+	// Browser → console payloads of one read, gathered into one write
+	// (relay.go, toConsole); empty between calls. batched counts the
+	// payloads that went through it.
+	batch   []byte
+	batched int64
 }
 
 func newLoopState(srv *Server, el gnet.EventLoop, index int) *loopState {

@@ -55,12 +55,14 @@ func (s *session) browserInput() gnet.Action {
 
 // frames parses browser frames where they lie in the read buffer (unmasking
 // in place) and writes data payloads straight to the console, a piece at a
-// time as they arrive. Control frames are answered when whole. In
+// time as they arrive; the small payloads of frames that arrived together
+// leave in one write (toConsole). Control frames are answered when whole. In
 // stateClosing, payloads are dropped and only a close frame matters.
 //
 // Each Peek asks for no more than the next step can use, so that a partial
 // header left from the previous read is the only thing gnet ever copies.
 func (s *session) frames() gnet.Action {
+	defer s.flushToConsole()
 	c := s.bw
 	for {
 		avail := c.InboundBuffered()
@@ -70,6 +72,7 @@ func (s *session) frames() gnet.Action {
 		b, _ := c.Peek(min(avail, s.stream.Want()))
 		step, err := s.stream.Next(b)
 		if err != nil {
+			s.flushToConsole() // what came before the bad frame still goes
 			return s.protocolError(err)
 		}
 		switch step.Kind {
@@ -77,6 +80,7 @@ func (s *session) frames() gnet.Action {
 			return gnet.None
 		case wsframe.StepData:
 			if s.state == stateRelaying && s.rfbBrowser() != nil {
+				s.flushToConsole()
 				used, act := s.fromBrowserRFB(step.Payload)
 				if act != gnet.None || s.state != stateRelaying {
 					_, _ = c.Discard(step.N)
@@ -90,9 +94,10 @@ func (s *session) frames() gnet.Action {
 				if rec := s.recorder(); rec != nil {
 					rec.Record(s.loop.now, true, step.Payload)
 				}
-				_, _ = s.cw.Write(step.Payload) // a failed write closes the console; OnClose handles it
+				s.toConsole(step.Payload, avail > step.N)
 			}
 		case wsframe.StepControl:
+			s.flushToConsole() // a close frame closes the console: the data before it goes first
 			if act := s.control(step.Op, step.Payload); act != gnet.None || s.state == stateClosed {
 				return act
 			}
@@ -102,6 +107,49 @@ func (s *session) frames() gnet.Action {
 		}
 		_, _ = c.Discard(step.N)
 	}
+}
+
+// consoleBatchMax bounds the loop's batch of browser → console payloads
+// (toConsole): noVNC's key and pointer events are 6 to 10 bytes, and a read
+// holds dozens of them when the pointer moves fast.
+const consoleBatchMax = 8 << 10
+
+// toConsole sends a data frame's payload (a piece of one) to the console.
+// When more bytes follow it in the read, a small payload is copied into the
+// loop's batch instead, and the batch leaves in one write with the last of
+// them (or when frames returns): one system call, and one TCP segment to the
+// hypervisor, instead of one per frame. Each write to a loopback or LAN
+// console costs a segment, the console's wake-up and its ACK; noVNC sends an
+// event per frame. Payloads too large for the batch are written as they lie
+// in the read buffer, after the batch. A failed write closes the console;
+// OnClose handles it.
+func (s *session) toConsole(p []byte, more bool) {
+	b := &s.loop.batch
+	if len(*b)+len(p) <= consoleBatchMax && (more || len(*b) > 0) {
+		s.loop.batched++
+		*b = append(*b, p...)
+		if !more {
+			s.flushToConsole()
+		}
+		return
+	}
+	s.flushToConsole()
+	_, _ = s.cw.Write(p)
+}
+
+// flushToConsole writes the loop's batch to the session's console. The batch
+// is empty whenever frames is not running: frames flushes it on every way
+// out and before anything else reaches the console (a control frame that
+// closes it, the RFB security proxy's writes).
+func (s *session) flushToConsole() {
+	b := &s.loop.batch
+	if len(*b) == 0 {
+		return
+	}
+	if s.console != nil && s.state == stateRelaying {
+		_, _ = s.cw.Write(*b)
+	}
+	*b = (*b)[:0]
 }
 
 // control answers a whole control frame.

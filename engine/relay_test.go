@@ -297,3 +297,110 @@ func (e *env) bufferedToBrowsers() int {
 	})
 	return total
 }
+
+// batchedCount sums the loops' counts of browser → console payloads that
+// went through the batch (toConsole).
+func (e *env) batchedCount() int64 {
+	var mu sync.Mutex
+	var n int64
+	e.srv.eachLoop(func(ls *loopState) {
+		mu.Lock()
+		defer mu.Unlock()
+		n += ls.batched
+		if len(ls.batch) != 0 {
+			e.t.Errorf("loop %d holds %d batched bytes between reads", ls.index, len(ls.batch))
+		}
+	})
+	return n
+}
+
+// noVNCEvents returns n pointer events of 6 bytes (RFB PointerEvent) as
+// masked frames, and their payloads end to end.
+func noVNCEvents(n, seed int) (frames, payloads []byte) {
+	for i := range n {
+		p := []byte{5, byte(i), byte(seed), byte(i >> 8), 0, byte(i * 7)}
+		frames = append(frames, frame(true, wsframe.OpBinary, p)...)
+		payloads = append(payloads, p...)
+	}
+	return frames, payloads
+}
+
+// TestSmallFramesBatched: many small frames in one read (noVNC's pointer
+// events), mixed with a ping, a fragmented message and a frame too large for
+// the batch, reach the console in order and byte-exact; the small ones went
+// through the loop's batch, which is empty again after the read.
+func TestSmallFramesBatched(t *testing.T) {
+	e := newEnv(t, rfb.ModeEcho, nil)
+	w := e.dial()
+	w.rfbHandshake()
+	var burst, want []byte
+	add := func(f, p []byte) { burst, want = append(burst, f...), append(want, p...) }
+	add(noVNCEvents(150, 1))
+	add(frame(false, wsframe.OpBinary, []byte("frag-")), []byte("frag-"))
+	burst = append(burst, frame(true, wsframe.OpPing, []byte("mid"))...) // between fragments
+	add(frame(true, wsframe.OpContinuation, []byte("ment")), []byte("ment"))
+	big := bytes.Repeat([]byte("0123456789abcdef"), (consoleBatchMax+4096)/16)
+	add(frame(true, wsframe.OpBinary, big), big)
+	add(noVNCEvents(150, 3))
+	w.write(burst)
+
+	var got []byte
+	sawPong := false
+	for len(got) < len(want) || !sawPong {
+		op, p, err := w.readFrame(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", len(got), len(want), err)
+		}
+		switch op {
+		case wsframe.OpPong:
+			sawPong = string(p) == "mid"
+		case wsframe.OpBinary:
+			got = append(got, p...)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("console echoed %d bytes that differ from the %d sent", len(got), len(want))
+	}
+	if n := e.batchedCount(); n < 100 {
+		t.Fatalf("%d payloads batched, want most of the 300 small frames", n)
+	}
+}
+
+// TestSmallFramesBeforeClose: small frames and a close frame in one read:
+// every payload reaches the console before the relay closes it.
+func TestSmallFramesBeforeClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c) // until the relay closes the console
+		got <- b
+	}()
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = staticResolver(t, ln.Addr().String()) })
+	w := e.dial()
+	burst, want := noVNCEvents(200, 4)
+	burst = append(burst, frame(true, wsframe.OpClose, wsframe.AppendClosePayload(nil, wsframe.CloseNormal, "bye"))...)
+	w.write(burst)
+	w.expectClose(wsframe.CloseNormal)
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, want) {
+			t.Fatalf("console got %d bytes before its end, want the %d sent before the close", len(b), len(want))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("console never saw its end")
+	}
+	if n := e.batchedCount(); n == 0 {
+		t.Fatal("no payload batched")
+	}
+}
