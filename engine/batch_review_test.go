@@ -638,3 +638,69 @@ func TestBatchClosingDropsPayloads(t *testing.T) {
 		t.Fatalf("%d payloads batched in stateClosing", n-before)
 	}
 }
+
+// TestBatchBeforeProtocolError: small frames, then a frame that breaks the
+// protocol, in one read: every payload before the bad frame reaches the
+// console before the relay closes it, and the browser gets the code the
+// violation calls for.
+func TestBatchBeforeProtocolError(t *testing.T) {
+	unmasked := frame(true, wsframe.OpBinary, []byte("x"))
+	unmasked[1] &^= 0x80
+	tooBig := make([]byte, wsframe.MaxHeaderSize+4)
+	n := wsframe.PutHeader(tooBig, true, wsframe.OpBinary, 1<<20)
+	tooBig[1] |= 0x80
+	tooBig = tooBig[:n+4]
+	for _, tc := range []struct {
+		name string
+		bad  []byte
+		code wsframe.CloseCode
+	}{
+		{"text frame", frame(true, wsframe.OpText, []byte("hi")), wsframe.CloseUnsupportedData},
+		{"unmasked frame", unmasked, wsframe.CloseProtocolError},
+		{"message too big", tooBig, wsframe.CloseMessageTooBig},
+		{"continuation without a start", frame(true, wsframe.OpContinuation, []byte("c")), wsframe.CloseProtocolError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			got := make(chan []byte, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					got <- nil
+					return
+				}
+				defer c.Close()
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				b, _ := io.ReadAll(c) // until the relay closes the console
+				got <- b
+			}()
+			e := newEnv(t, rfb.ModeEcho, func(c *Config) {
+				c.Resolver = staticTarget(ln.Addr().String())
+				c.MaxMessageSize = 64 << 10
+			})
+			w := e.dial()
+			var b batchBurst
+			b.events(150, 8, 0)
+			b.binary(filled(consoleBatchMax+10, 8))
+			b.events(100, 8, 1)
+			b.wire = append(b.wire, tc.bad...)
+			w.write(b.wire)
+			w.expectClose(tc.code)
+			select {
+			case c := <-got:
+				if !bytes.Equal(c, b.want) {
+					t.Fatalf("console got %d bytes before its end, want the %d sent before the bad frame", len(c), len(b.want))
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("console never saw its end")
+			}
+			if n := e.batchedCount(); n == 0 {
+				t.Fatal("no payload batched")
+			}
+		})
+	}
+}
