@@ -1,3 +1,5 @@
+//go:build linux
+
 package engine
 
 import (
@@ -426,54 +428,95 @@ func TestBatchTLSConsole(t *testing.T) {
 	}
 }
 
-// TestBatchSecurityProxy: with the RFB security proxy, the browser's
-// security choice, its ClientInit and a burst of small frames in one read:
-// the proxy takes the choice, and what follows reaches the console in
-// order, the small frames through the batch.
+// TestBatchSecurityProxy: with the RFB security proxy (None, and
+// VeNCrypt X509None with TLS to the console, Nova's two modes), the
+// browser's security choice, its ClientInit and a burst of small frames in
+// one read: the proxy takes the choice, and what follows reaches the
+// console in order, the small frames through the batch.
 func TestBatchSecurityProxy(t *testing.T) {
-	e := newEnv(t, rfb.ModeEcho, nil)
-	target := auth.Target{Network: "tcp", Address: e.console.Addr(), SecurityProxy: auth.SecurityProxyRFBNone}
-	e2 := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = auth.Static{Target: target} })
-	w := e2.dial()
-	next := func(want string) {
-		t.Helper()
-		op, p, err := w.readFrame(5 * time.Second)
-		if err != nil || op != wsframe.OpBinary || string(p) != want {
-			t.Fatalf("frame %s %q %v, want %q", op, p, err, want)
-		}
-	}
-	next("RFB 003.008\n")
-	w.send([]byte("RFB 003.008\n"))
-	next("\x01\x01")
-	var b batchBurst
-	b.wire = frame(true, wsframe.OpBinary, []byte{1}) // None: the proxy's
-	b.add(frame(true, wsframe.OpBinary, []byte{1}), nil)
-	b.events(150, 3, 0)
-	b.binary(filled(consoleBatchMax+100, 3))
-	b.events(50, 3, 1)
-	w.write(b.wire)
-	next("\x00\x00\x00\x00")
+	ca := testutil.NewTestCA(t, "compute CA")
+	for _, tc := range []struct {
+		name   string
+		target func(t *testing.T, echo string) auth.Target
+	}{
+		{"None", func(t *testing.T, echo string) auth.Target {
+			return auth.Target{Network: "tcp", Address: echo, SecurityProxy: auth.SecurityProxyRFBNone}
+		}},
+		{"VeNCrypt X509None", func(t *testing.T, _ string) auth.Target {
+			addr := goVeNCryptConsole(t, ca.Server(t, "compute-1.example").TLS, ca, false, tlsEchoConsole)
+			return auth.Target{Network: "tcp", Address: addr, SecurityProxy: auth.SecurityProxyRFBVeNCrypt,
+				VeNCrypt: &tls.Config{RootCAs: ca.Pool, ServerName: "compute-1.example",
+					Certificates: []tls.Certificate{ca.Client(t, "nova-novncproxy").TLS}}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, rfb.ModeEcho, nil)
+			target := tc.target(t, e.console.Addr())
+			e2 := newEnv(t, rfb.ModeEcho, func(c *Config) {
+				c.Resolver = auth.Static{Target: target}
+				c.ConnectTimeout = 5 * time.Second
+			})
+			w := e2.dial()
+			next := func(want string) {
+				t.Helper()
+				op, p, err := w.readFrame(5 * time.Second)
+				if err != nil || op != wsframe.OpBinary || string(p) != want {
+					t.Fatalf("frame %s %q %v, want %q", op, p, err, want)
+				}
+			}
+			next("RFB 003.008\n")
+			w.send([]byte("RFB 003.008\n"))
+			next("\x01\x01")
+			var b batchBurst
+			b.wire = frame(true, wsframe.OpBinary, []byte{1})    // None: the proxy's
+			b.add(frame(true, wsframe.OpBinary, []byte{1}), nil) // ClientInit: the console takes it
+			b.events(150, 3, 0)
+			b.binary(filled(consoleBatchMax+100, 3))
+			b.events(50, 3, 1)
+			w.write(b.wire)
+			next("\x00\x00\x00\x00")
 
-	// ServerInit, then the echo of the events.
-	s := &wsStream{w: w}
-	head := make([]byte, 24)
-	if _, err := io.ReadFull(s, head); err != nil {
-		t.Fatalf("ServerInit: %v", err)
+			// ServerInit, then the echo of the events.
+			s := &wsStream{w: w}
+			head := make([]byte, 24)
+			if _, err := io.ReadFull(s, head); err != nil {
+				t.Fatalf("ServerInit: %v", err)
+			}
+			name := make([]byte, int(head[20])<<24|int(head[21])<<16|int(head[22])<<8|int(head[23]))
+			if _, err := io.ReadFull(s, name); err != nil {
+				t.Fatalf("ServerInit name: %v", err)
+			}
+			got := make([]byte, len(b.want))
+			if _, err := io.ReadFull(s, got); err != nil {
+				t.Fatalf("echo: %v", err)
+			}
+			if !bytes.Equal(got, b.want) {
+				t.Fatalf("console echoed bytes that differ from those sent at %d of %d", firstDiff(got, b.want), len(b.want))
+			}
+			if n := e2.batchedCount(); n == 0 {
+				t.Fatal("no payload batched")
+			}
+		})
 	}
-	name := make([]byte, int(head[20])<<24|int(head[21])<<16|int(head[22])<<8|int(head[23]))
-	if _, err := io.ReadFull(s, name); err != nil {
-		t.Fatalf("ServerInit name: %v", err)
+}
+
+// tlsEchoConsole is the end of a VeNCrypt console's setup inside TLS:
+// SecurityResult OK, ServerInit on ClientInit, then an echo of every byte.
+func tlsEchoConsole(tc *tls.Conn) {
+	if _, err := tc.Write([]byte("\x00\x00\x00\x00")); err != nil {
+		return
 	}
-	got := make([]byte, len(b.want))
-	if _, err := io.ReadFull(s, got); err != nil {
-		t.Fatalf("echo: %v", err)
+	if _, err := io.ReadFull(tc, make([]byte, 1)); err != nil { // ClientInit
+		return
 	}
-	if !bytes.Equal(got, b.want) {
-		t.Fatalf("console echoed bytes that differ from those sent at %d of %d", firstDiff(got, b.want), len(b.want))
+	init := append(make([]byte, 20), 0, 0, 0, 4)
+	init[1], init[3] = 4, 3 // 1024 × 768
+	init = append(init, "echo"...)
+	if _, err := tc.Write(init); err != nil {
+		return
 	}
-	if n := e2.batchedCount(); n == 0 {
-		t.Fatal("no payload batched")
-	}
+	_ = tc.SetDeadline(time.Now().Add(20 * time.Second))
+	_, _ = io.Copy(tc, tc)
 }
 
 // batchRecorder keeps what a console's recording is given.
