@@ -628,6 +628,15 @@ func TestBatchBackpressure(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	paused := e.srv.Stats().PausesBrowser
+	held := 0
+	e.srv.eachLoop(func(ls *loopState) {
+		for _, s := range ls.sessions {
+			if s.console != nil {
+				held += s.console.OutboundBuffered()
+			}
+		}
+	})
+	t.Logf("browser reads paused %d times; %d bytes held for the console when it starts reading", paused, held)
 	close(startRead)
 	var b []byte
 	select {
