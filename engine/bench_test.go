@@ -143,9 +143,10 @@ func BenchmarkRelayBrowserToConsole(b *testing.B) {
 	}
 }
 
-// BenchmarkRelayInputEvents: noVNC's input as it arrives, 32 pointer events
-// of 6 bytes, each its own frame, in one write (a fast pointer move): the
-// relay gathers them into one write to the console (toConsole). Events per
+// BenchmarkRelayInputEvents: noVNC's input as the relay reads it when events
+// come faster than one per round trip: 32 pointer events of 6 bytes, each its
+// own frame, in one write; the relay gathers them into one write to the
+// console (toConsole). Events per
 // second, CPU per event (relay, console and client, all in this process) and
 // the allocations per burst, which must stay 0.
 func BenchmarkRelayInputEvents(b *testing.B) {
