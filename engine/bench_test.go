@@ -143,6 +143,45 @@ func BenchmarkRelayBrowserToConsole(b *testing.B) {
 	}
 }
 
+// BenchmarkRelayInputEvents: noVNC's input as the relay reads it when events
+// come faster than one per round trip: 32 pointer events of 6 bytes, each its
+// own frame, in one write; the relay gathers them into one write to the
+// console (toConsole). Events per
+// second, CPU per event (relay, console and client, all in this process) and
+// the allocations per burst, which must stay 0.
+func BenchmarkRelayInputEvents(b *testing.B) {
+	received := make(chan int64, 1)
+	addr := benchConsole(b, false, received)
+	e := newEnv(b, 0, func(c *Config) {
+		c.Resolver = staticTarget(addr)
+		c.Logger = discardLogger()
+	})
+	w := e.dial()
+	const events = 32
+	burst, payloads := noVNCEvents(events, 0)
+	b.SetBytes(int64(len(payloads)))
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := w.c.Write(burst); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_, _ = w.c.Write(frame(true, wsframe.OpClose, nil))
+	select {
+	case n := <-received:
+		b.StopTimer()
+		if want := int64(b.N) * int64(len(payloads)); n != want {
+			b.Fatalf("console got %d bytes, want %d", n, want)
+		}
+	case <-time.After(30 * time.Second):
+		b.Fatal("console did not get everything")
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/1e3/float64(b.N*events), "cpu-µs/event")
+	_ = w.c.Close()
+}
+
 // BenchmarkReferenceForwarder is the yardstick for the relay benchmarks: a
 // plain TCP forwarder (io.Copy between two sockets, which Go turns into
 // splice), carrying the same console stream to a raw TCP client. No framing,

@@ -126,6 +126,9 @@ const consoleBatchMax = 8 << 10
 func (s *session) toConsole(p []byte, more bool) {
 	b := &s.loop.batch
 	if len(*b)+len(p) <= consoleBatchMax && (more || len(*b) > 0) {
+		if *b == nil {
+			*b = make([]byte, 0, consoleBatchMax) // once per loop
+		}
 		s.loop.batched++
 		*b = append(*b, p...)
 		if !more {
