@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -800,5 +801,107 @@ func TestBatchBeforeBrowserEOF(t *testing.T) {
 	}
 	if n := e.batchedCount(); n == 0 {
 		t.Fatal("no payload batched")
+	}
+}
+
+// randomStream is n frames of random sizes (mostly a few bytes, some past
+// the batch), some messages fragmented, pings between, from seed; wire is
+// what the browser writes, want what the console must get.
+func randomStream(seed uint64, n int) (b batchBurst) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	size := func() int {
+		switch r := rng.IntN(100); {
+		case r < 80:
+			return 1 + rng.IntN(10)
+		case r < 95:
+			return 11 + rng.IntN(2000)
+		default:
+			return consoleBatchMax - 100 + rng.IntN(12000)
+		}
+	}
+	for i := range n {
+		if rng.IntN(20) == 0 {
+			b.wire = append(b.wire, frame(true, wsframe.OpPing, []byte{byte(i)})...)
+			b.pings++
+		}
+		if rng.IntN(10) == 0 { // a fragmented message, a ping maybe among its fragments
+			parts := 2 + rng.IntN(4)
+			for k := range parts {
+				p := filled(size(), byte(i+k))
+				op := wsframe.OpContinuation
+				if k == 0 {
+					op = wsframe.OpBinary
+				}
+				b.add(frame(k == parts-1, op, p), p)
+				if k < parts-1 && rng.IntN(3) == 0 {
+					b.wire = append(b.wire, frame(true, wsframe.OpPing, nil)...)
+					b.pings++
+				}
+			}
+			continue
+		}
+		b.binary(filled(size(), byte(i)))
+	}
+	return b
+}
+
+// TestBatchRandomSplits: random streams of frames written in random pieces
+// (a frame's header or payload split anywhere, so reads end anywhere), by
+// sessions sharing one loop, plain and over wss: each console gets its
+// browser's bytes exactly.
+func TestBatchRandomSplits(t *testing.T) {
+	for _, wss := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wss=%v", wss), func(t *testing.T) {
+			e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) { c.Loops = 1 })
+			const sessions = 3
+			errs := make(chan error, 2*sessions)
+			var wg sync.WaitGroup
+			for i := range sessions {
+				var w *wsClient
+				if wss {
+					w = e.dialConsole()
+				} else {
+					w = e.dial()
+				}
+				w.rfbHandshake()
+				seed := uint64(i + 1)
+				if wss {
+					seed += 100
+				}
+				b := randomStream(seed, 1500)
+				wg.Add(2)
+				go func() { // the browser writes in random pieces
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(seed, 7))
+					for off := 0; off < len(b.wire); {
+						k := min(len(b.wire)-off, 1+rng.IntN(3000))
+						if _, err := w.c.Write(b.wire[off : off+k]); err != nil {
+							errs <- fmt.Errorf("session %d: write: %w", i, err)
+							return
+						}
+						off += k
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					got, _, err := readEcho(w, len(b.want))
+					if err != nil {
+						errs <- fmt.Errorf("session %d: %w", i, err)
+						return
+					}
+					if !bytes.Equal(got, b.want) {
+						errs <- fmt.Errorf("session %d: echo differs from what was sent at byte %d of %d", i, firstDiff(got, b.want), len(b.want))
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if n := e.batchedCount(); n == 0 {
+				t.Fatal("no payload batched")
+			}
+		})
 	}
 }
