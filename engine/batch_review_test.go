@@ -759,48 +759,61 @@ func TestBatchBeforeProtocolError(t *testing.T) {
 }
 
 // TestBatchBeforeBrowserEOF: a browser that writes a burst of small frames
-// and goes away (TCP end, no close frame) while its console is slow to
-// read: every payload reaches the console, through the batch and the
-// console's lingering flush.
+// and goes away (the end of its TCP stream, or over wss its close_notify,
+// no close frame) while its console is slow to read: every payload reaches
+// the console, through the batch and the console's lingering flush.
 func TestBatchBeforeBrowserEOF(t *testing.T) {
-	ln := smallBufferListener(t)
-	defer ln.Close()
-	var sent batchBurst
-	for r := range 40 {
-		sent.events(300, 10, byte(r))
-		sent.binary(filled(24<<10, byte(r)))
-	}
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		time.Sleep(300 * time.Millisecond) // slow to read: the relay's buffer holds the rest
-		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-		b, _ := io.ReadAll(c) // until the relay closes the console
-		got <- b
-	}()
-	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
-		c.Resolver = staticTarget(ln.Addr().String())
-		c.CloseTimeout = 20 * time.Second // time enough for the lingering flush
-	})
-	w := e.dial()
-	w.write(sent.wire)
-	_ = w.c.(*net.TCPConn).CloseWrite()
-	select {
-	case b := <-got:
-		if !bytes.Equal(b, sent.want) {
-			t.Fatalf("console got %d bytes before its end, want the %d sent (first difference at %d)",
-				len(b), len(sent.want), firstDiff(b, sent.want))
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("console never saw its end")
-	}
-	if n := e.batchedCount(); n == 0 {
-		t.Fatal("no payload batched")
+	for _, wss := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wss=%v", wss), func(t *testing.T) {
+			ln := smallBufferListener(t)
+			defer ln.Close()
+			var sent batchBurst
+			for r := range 40 {
+				sent.events(300, 10, byte(r))
+				sent.binary(filled(24<<10, byte(r)))
+			}
+			got := make(chan []byte, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					got <- nil
+					return
+				}
+				defer c.Close()
+				time.Sleep(300 * time.Millisecond) // slow to read: the relay's buffer holds the rest
+				_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+				b, _ := io.ReadAll(c) // until the relay closes the console
+				got <- b
+			}()
+			e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
+				c.Resolver = staticTarget(ln.Addr().String())
+				c.CloseTimeout = 20 * time.Second // time enough for the lingering flush
+			})
+			var w *wsClient
+			if wss {
+				w = e.dialConsole()
+			} else {
+				w = e.dial()
+			}
+			w.write(sent.wire)
+			if tc, ok := w.c.(*tls.Conn); ok {
+				_ = tc.CloseWrite() // close_notify
+			} else {
+				_ = w.c.(*net.TCPConn).CloseWrite()
+			}
+			select {
+			case b := <-got:
+				if !bytes.Equal(b, sent.want) {
+					t.Fatalf("console got %d bytes before its end, want the %d sent (first difference at %d)",
+						len(b), len(sent.want), firstDiff(b, sent.want))
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("console never saw its end")
+			}
+			if n := e.batchedCount(); n == 0 {
+				t.Fatal("no payload batched")
+			}
+		})
 	}
 }
 
