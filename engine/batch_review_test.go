@@ -918,3 +918,51 @@ func TestBatchRandomSplits(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchTLSConsoleBeforeClose: with TLS to the console, small frames and
+// a close frame in one read: every payload reaches the console (sealed
+// from the batch) before the relay ends its TLS stream.
+func TestBatchTLSConsoleBeforeClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c) // until the relay's TLS stream ends
+		got <- b
+	}()
+	ca := testutil.NewTestCA(t, "console CA")
+	front := testutil.TLSFront(t, ca.Server(t, "127.0.0.1").TLS, func() string { return ln.Addr().String() })
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
+		c.TargetTLS = &tls.Config{RootCAs: ca.Pool}
+		c.Resolver = auth.Static{Target: auth.Target{Network: "tcp", Address: front}}
+	})
+	w := e.dial()
+	var b batchBurst
+	b.events(200, 11, 0)
+	b.binary(filled(consoleBatchMax+1, 11))
+	b.events(200, 11, 1)
+	b.wire = append(b.wire, frame(true, wsframe.OpClose, wsframe.AppendClosePayload(nil, wsframe.CloseNormal, "bye"))...)
+	w.write(b.wire)
+	w.expectClose(wsframe.CloseNormal)
+	select {
+	case c := <-got:
+		if !bytes.Equal(c, b.want) {
+			t.Fatalf("console got %d bytes before its end, want the %d sent before the close", len(c), len(b.want))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("console never saw its end")
+	}
+	if n := e.batchedCount(); n == 0 {
+		t.Fatal("no payload batched")
+	}
+}
