@@ -458,13 +458,7 @@ func TestBatchSecurityProxy(t *testing.T) {
 				c.ConnectTimeout = 5 * time.Second
 			})
 			w := e2.dial()
-			next := func(want string) {
-				t.Helper()
-				op, p, err := w.readFrame(5 * time.Second)
-				if err != nil || op != wsframe.OpBinary || string(p) != want {
-					t.Fatalf("frame %s %q %v, want %q", op, p, err, want)
-				}
-			}
+			next := w.nextBinary
 			next("RFB 003.008\n")
 			w.send([]byte("RFB 003.008\n"))
 			next("\x01\x01")
@@ -714,23 +708,8 @@ func TestBatchBeforeProtocolError(t *testing.T) {
 		{"continuation without a start", frame(true, wsframe.OpContinuation, []byte("c")), wsframe.CloseProtocolError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			got := make(chan []byte, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					got <- nil
-					return
-				}
-				defer c.Close()
-				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				b, _ := io.ReadAll(c) // until the relay closes the console
-				got <- b
-			}()
+			ln := loopbackListener(t)
+			got := drainConsole(ln, 0)
 			e := newEnv(t, rfb.ModeEcho, func(c *Config) {
 				c.Resolver = staticTarget(ln.Addr().String())
 				c.MaxMessageSize = 64 << 10
@@ -743,14 +722,7 @@ func TestBatchBeforeProtocolError(t *testing.T) {
 			b.wire = append(b.wire, tc.bad...)
 			w.write(b.wire)
 			w.expectClose(tc.code)
-			select {
-			case c := <-got:
-				if !bytes.Equal(c, b.want) {
-					t.Fatalf("console got %d bytes before its end, want the %d sent before the bad frame", len(c), len(b.want))
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatal("console never saw its end")
-			}
+			expectDrained(t, got, b.want, "the bad frame")
 			if n := e.batchedCount(); n == 0 {
 				t.Fatal("no payload batched")
 			}
@@ -772,19 +744,7 @@ func TestBatchBeforeBrowserEOF(t *testing.T) {
 				sent.events(300, 10, byte(r))
 				sent.binary(filled(24<<10, byte(r)))
 			}
-			got := make(chan []byte, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					got <- nil
-					return
-				}
-				defer c.Close()
-				time.Sleep(300 * time.Millisecond) // slow to read: the relay's buffer holds the rest
-				_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-				b, _ := io.ReadAll(c) // until the relay closes the console
-				got <- b
-			}()
+			got := drainConsole(ln, 300*time.Millisecond) // slow to read: the relay's buffer holds the rest
 			e := newTLSEnv(t, rfb.ModeEcho, func(c *Config, _ *testutil.TestCA) {
 				c.Resolver = staticTarget(ln.Addr().String())
 				c.CloseTimeout = 20 * time.Second // time enough for the lingering flush
@@ -801,15 +761,7 @@ func TestBatchBeforeBrowserEOF(t *testing.T) {
 			} else {
 				_ = w.c.(*net.TCPConn).CloseWrite()
 			}
-			select {
-			case b := <-got:
-				if !bytes.Equal(b, sent.want) {
-					t.Fatalf("console got %d bytes before its end, want the %d sent (first difference at %d)",
-						len(b), len(sent.want), firstDiff(b, sent.want))
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("console never saw its end")
-			}
+			expectDrained(t, got, sent.want, "the browser left")
 			if n := e.batchedCount(); n == 0 {
 				t.Fatal("no payload batched")
 			}
@@ -923,23 +875,8 @@ func TestBatchRandomSplits(t *testing.T) {
 // a close frame in one read: every payload reaches the console (sealed
 // from the batch) before the relay ends its TLS stream.
 func TestBatchTLSConsoleBeforeClose(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		b, _ := io.ReadAll(c) // until the relay's TLS stream ends
-		got <- b
-	}()
+	ln := loopbackListener(t)
+	got := drainConsole(ln, 0) // until the relay's TLS stream ends
 	ca := testutil.NewTestCA(t, "console CA")
 	front := testutil.TLSFront(t, ca.Server(t, "127.0.0.1").TLS, func() string { return ln.Addr().String() })
 	e := newEnv(t, rfb.ModeEcho, func(c *Config) {
@@ -954,14 +891,7 @@ func TestBatchTLSConsoleBeforeClose(t *testing.T) {
 	b.wire = append(b.wire, frame(true, wsframe.OpClose, wsframe.AppendClosePayload(nil, wsframe.CloseNormal, "bye"))...)
 	w.write(b.wire)
 	w.expectClose(wsframe.CloseNormal)
-	select {
-	case c := <-got:
-		if !bytes.Equal(c, b.want) {
-			t.Fatalf("console got %d bytes before its end, want the %d sent before the close", len(c), len(b.want))
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("console never saw its end")
-	}
+	expectDrained(t, got, b.want, "the close")
 	if n := e.batchedCount(); n == 0 {
 		t.Fatal("no payload batched")
 	}

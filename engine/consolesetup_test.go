@@ -127,13 +127,7 @@ func TestSecurityProxyFrames(t *testing.T) {
 	target := auth.Target{Network: "tcp", Address: e.console.Addr(), SecurityProxy: auth.SecurityProxyRFBNone}
 	e2 := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = auth.Static{Target: target} })
 	w := e2.dial()
-	next := func(want string) {
-		t.Helper()
-		op, p, err := w.readFrame(5 * time.Second)
-		if err != nil || op != wsframe.OpBinary || string(p) != want {
-			t.Fatalf("frame %s %q %v, want %q", op, p, err, want)
-		}
-	}
+	next := w.nextBinary
 	next("RFB 003.008\n")
 	w.send([]byte("RFB 003.008\n"))
 	next("\x01\x01")

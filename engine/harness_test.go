@@ -362,6 +362,16 @@ func (w *wsClient) rfbHandshake() {
 	}
 }
 
+// nextBinary reads the next frame and fails the test unless it is a binary
+// frame holding want.
+func (w *wsClient) nextBinary(want string) {
+	w.t.Helper()
+	op, p, err := w.readFrame(5 * time.Second)
+	if err != nil || op != wsframe.OpBinary || string(p) != want {
+		w.t.Fatalf("frame %s %q %v, want %q", op, p, err, want)
+	}
+}
+
 // wsStream is an io.ReadWriter over a wsClient's binary frames.
 type wsStream struct {
 	w       *wsClient

@@ -120,12 +120,16 @@ const consoleBatchMax = 8 << 10
 // them (or when frames returns): one system call, and one TCP segment to the
 // hypervisor, instead of one per frame. Each write to a loopback or LAN
 // console costs a segment, the console's wake-up and its ACK; noVNC sends an
-// event per frame. Payloads too large for the batch are written as they lie
-// in the read buffer, after the batch. A failed write closes the console;
-// OnClose handles it.
+// event per frame. A payload that does not fit what is left of the batch
+// sends the batch first; one larger than the whole batch is then written as
+// it lies in the read buffer. A failed write closes the console; OnClose
+// handles it.
 func (s *session) toConsole(p []byte, more bool) {
 	b := &s.loop.batch
-	if len(*b)+len(p) <= consoleBatchMax && (more || len(*b) > 0) {
+	if len(*b)+len(p) > consoleBatchMax {
+		s.flushToConsole()
+	}
+	if len(p) <= consoleBatchMax && (more || len(*b) > 0) {
 		if *b == nil {
 			*b = make([]byte, 0, consoleBatchMax) // once per loop
 		}
@@ -136,7 +140,6 @@ func (s *session) toConsole(p []byte, more bool) {
 		}
 		return
 	}
-	s.flushToConsole()
 	_, _ = s.cw.Write(p)
 }
 

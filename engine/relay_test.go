@@ -369,11 +369,36 @@ func TestSmallFramesBatched(t *testing.T) {
 // TestSmallFramesBeforeClose: small frames and a close frame in one read:
 // every payload reaches the console before the relay closes it.
 func TestSmallFramesBeforeClose(t *testing.T) {
+	ln := loopbackListener(t)
+	got := drainConsole(ln, 0)
+	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = staticResolver(t, ln.Addr().String()) })
+	w := e.dial()
+	burst, want := noVNCEvents(200, 4)
+	burst = append(burst, frame(true, wsframe.OpClose, wsframe.AppendClosePayload(nil, wsframe.CloseNormal, "bye"))...)
+	w.write(burst)
+	w.expectClose(wsframe.CloseNormal)
+	expectDrained(t, got, want, "the close")
+	if n := e.batchedCount(); n == 0 {
+		t.Fatal("no payload batched")
+	}
+}
+
+// loopbackListener listens on 127.0.0.1 for the test's length.
+func loopbackListener(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// drainConsole takes one console connection on ln and, after delay (a slow
+// console: the relay holds what it sent), reads it to its end: the channel
+// gets what it read once the relay closes it, within 20 s, or nil if no
+// connection came.
+func drainConsole(ln net.Listener, delay time.Duration) <-chan []byte {
 	got := make(chan []byte, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -382,25 +407,26 @@ func TestSmallFramesBeforeClose(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		b, _ := io.ReadAll(c) // until the relay closes the console
+		time.Sleep(delay)
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		b, _ := io.ReadAll(c)
 		got <- b
 	}()
-	e := newEnv(t, rfb.ModeEcho, func(c *Config) { c.Resolver = staticResolver(t, ln.Addr().String()) })
-	w := e.dial()
-	burst, want := noVNCEvents(200, 4)
-	burst = append(burst, frame(true, wsframe.OpClose, wsframe.AppendClosePayload(nil, wsframe.CloseNormal, "bye"))...)
-	w.write(burst)
-	w.expectClose(wsframe.CloseNormal)
+	return got
+}
+
+// expectDrained waits for drainConsole's answer and fails the test unless
+// the console got exactly want before its end (before: what want came
+// before, for the message).
+func expectDrained(t *testing.T, got <-chan []byte, want []byte, before string) {
+	t.Helper()
 	select {
 	case b := <-got:
 		if !bytes.Equal(b, want) {
-			t.Fatalf("console got %d bytes before its end, want the %d sent before the close", len(b), len(want))
+			t.Fatalf("console got %d bytes before its end, want the %d sent before %s (first difference at %d)",
+				len(b), len(want), before, firstDiff(b, want))
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("console never saw its end")
-	}
-	if n := e.batchedCount(); n == 0 {
-		t.Fatal("no payload batched")
 	}
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // trafficLegend is printed once when --traffic is on. The marks are
-// websockify's; vncrelay prints a pair per relayed read: what was received
-// and where it went.
+// websockify's; vncrelay prints a pair per relayed payload: what was
+// received and where it went.
 const trafficLegend = `Traffic legend:
     }  - client receive
     {  - target receive
@@ -17,8 +17,10 @@ const trafficLegend = `Traffic legend:
 `
 
 // withTraffic wraps cfg.Recorder so that every relayed read prints its
-// legend marks to w (websockify's --traffic, a debugging aid). w must not
-// block: it is written on the event loop (asyncLog is used).
+// legend marks to w (websockify's --traffic, a debugging aid): a pair per
+// frame payload from the browser (several may reach the console in one
+// write) and per read from the console. w must not block: it is written on
+// the event loop (asyncLog is used).
 func withTraffic(cfg *engine.Config, w io.Writer) {
 	_, _ = io.WriteString(w, trafficLegend)
 	next := cfg.Recorder
