@@ -145,8 +145,9 @@ func (s *session) toConsole(p []byte, more bool) {
 
 // flushToConsole writes the loop's batch to the session's console. The batch
 // is empty whenever frames is not running: frames flushes it on every way
-// out and before anything else reaches the console (a control frame that
-// closes it, the RFB security proxy's writes).
+// out and before anything else can happen to the console (a control frame,
+// which may close it; a protocol error, which does; the RFB security proxy,
+// which takes the browser's bytes first).
 func (s *session) flushToConsole() {
 	b := &s.loop.batch
 	if len(*b) == 0 {
