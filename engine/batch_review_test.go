@@ -412,12 +412,7 @@ func TestBatchTLSConsole(t *testing.T) {
 				c.Resolver = auth.Static{Target: auth.Target{Network: "tcp", Address: front}}
 			})
 			console.Store(e.console.Addr())
-			var w *wsClient
-			if wss {
-				w = e.dialConsole()
-			} else {
-				w = e.dial()
-			}
+			w := e.dialOver(wss)
 			w.rfbHandshake()
 			for r := range 6 {
 				sendBurstEcho(t, w, mixedBurst(9, byte(r*8)))
@@ -749,12 +744,7 @@ func TestBatchBeforeBrowserEOF(t *testing.T) {
 				c.Resolver = staticTarget(ln.Addr().String())
 				c.CloseTimeout = 20 * time.Second // time enough for the lingering flush
 			})
-			var w *wsClient
-			if wss {
-				w = e.dialConsole()
-			} else {
-				w = e.dial()
-			}
+			w := e.dialOver(wss)
 			w.write(sent.wire)
 			if tc, ok := w.c.(*tls.Conn); ok {
 				_ = tc.CloseWrite() // close_notify
@@ -822,12 +812,7 @@ func TestBatchRandomSplits(t *testing.T) {
 			errs := make(chan error, 2*sessions)
 			var wg sync.WaitGroup
 			for i := range sessions {
-				var w *wsClient
-				if wss {
-					w = e.dialConsole()
-				} else {
-					w = e.dial()
-				}
+				w := e.dialOver(wss)
 				w.rfbHandshake()
 				seed := uint64(i + 1)
 				if wss {

@@ -61,6 +61,15 @@ func (e *tlsEnv) dialTLS(cfg *tls.Config, req string) *wsClient {
 	return readResponse(e.t, c)
 }
 
+// dialOver opens a console over wss when wss is set, else over plain ws.
+func (e *tlsEnv) dialOver(wss bool) *wsClient {
+	e.t.Helper()
+	if wss {
+		return e.dialConsole()
+	}
+	return e.dial()
+}
+
 func (e *tlsEnv) dialConsole() *wsClient {
 	e.t.Helper()
 	w := e.dialTLS(e.clientTLS(), upgradeRequest("/websockify?token="+canary))
